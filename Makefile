@@ -1,0 +1,23 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the test suite).
+# Each installs what it needs first (Debian toolchain when missing, then the .venv).
+VENV ?= .venv
+export VENV
+BIN := $(VENV)/bin
+RUN ?= runs/quickstart
+
+.PHONY: setup run test lint clean
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(BIN)/acdeploy data synth $(RUN)/data
+	$(BIN)/acdeploy data features $(RUN)/data
+
+lint: setup
+	$(BIN)/ruff check acdeploy train compress deploy tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q -ra tests
+
+clean:
+	rm -rf build runs .pytest_cache

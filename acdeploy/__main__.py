@@ -1,0 +1,5 @@
+import sys
+
+from acdeploy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,23 @@
+"""The one config schema: every stage's section under one root, as in the YAML files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from acdeploy.config import apply_overrides, field, from_dict, read_yaml
+from acdeploy.train.config import DataConfig, FeatureConfig
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(DataConfig(), help="dataset: a DCASE-layout directory or the synthetic one")
+    features: FeatureConfig = field(FeatureConfig(), help="log-mel feature settings (travel with every model)")
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a YAML config (or the defaults), apply dotted-key overrides, validate everything."""
+    data = read_yaml(path) if path else {}
+    data = apply_overrides(data, overrides or {})
+    return from_dict(Config, data, where=str(path) if path else "config")

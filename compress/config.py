@@ -1,0 +1,5 @@
+"""Config sections of the compression stage."""
+
+from __future__ import annotations
+
+from acdeploy.config import field  # noqa: F401  (sections are added by the compression stage)
