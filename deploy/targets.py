@@ -1,0 +1,54 @@
+"""Deployment targets: compiler flags, the board budget the report checks, and the QEMU machine
+that runs the firmware. One table, so a new board is one entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acdeploy.errors import ConfigError
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    board: str  # the reference board whose flash/RAM is the budget
+    cpu: str  # gcc -mcpu value ("" for the host)
+    cflags: tuple[str, ...]  # code generation flags (float ABI, FPU)
+    flash_bytes: int | None  # None: no board budget (host)
+    ram_bytes: int | None
+    qemu_machine: str | None  # None: build only
+    dsp: bool  # ACLE DSP intrinsics (__smlad, __sxtb16) available
+
+    @property
+    def cross(self) -> bool:
+        return self.name != "host"
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("cortex-m4", "STM32L476 (Cortex-M4F, 80 MHz)", "cortex-m4",
+               ("-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), 1 * MiB, 128 * KiB, "mps2-an386", True),
+        Target("cortex-m0plus", "RP2040 (Cortex-M0+, 133 MHz, 2 MB QSPI flash)", "cortex-m0plus",
+               ("-mthumb", "-mfloat-abi=soft"), 2 * MiB, 264 * KiB, None, False),
+        Target("cortex-m7", "STM32F746 (Cortex-M7, 216 MHz)", "cortex-m7",
+               ("-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), 1 * MiB, 320 * KiB, "mps2-an500", True),
+        Target("cortex-m33", "nRF5340 application core (Cortex-M33, 128 MHz)", "cortex-m33",
+               ("-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), 1 * MiB, 512 * KiB, "mps2-an505", True),
+        Target("cortex-m55", "Corstone-300 / MPS3 AN547 (Cortex-M55)", "cortex-m55",
+               ("-mthumb", "-mfloat-abi=hard"), 2 * MiB, 512 * KiB, "mps3-an547", True),
+        Target("host", "this machine (gcc, native)", "", (), None, None, None, False),
+    )
+}
+# `cortex-m` is the family default: the Cortex-M4 board, the most common DSP-capable core.
+TARGETS["cortex-m"] = TARGETS["cortex-m4"]
+
+
+def get_target(name: str) -> Target:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown target '{name}'; choose one of: {', '.join(TARGETS)}") from None
