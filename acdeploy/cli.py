@@ -17,7 +17,13 @@ from acdeploy import __version__
 from acdeploy.errors import AcDeployError
 
 # Each module exposes COMMANDS: a list of click commands or groups.
-STAGE_CLI_MODULES = ("acdeploy.train.cli", "acdeploy.compress.cli", "acdeploy.deploy.cli", "acdeploy.pipeline_cli")
+STAGE_CLI_MODULES = (
+    "acdeploy.train.cli",
+    "acdeploy.compress.cli",
+    "acdeploy.deploy.cli",
+    "acdeploy.deploy.eval_cli",
+    "acdeploy.pipeline_cli",
+)
 
 
 class _State:
