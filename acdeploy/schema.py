@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from acdeploy.config import apply_overrides, field, from_dict, read_yaml
-from acdeploy.train.config import DataConfig, FeatureConfig
+from acdeploy.train.config import AugmentConfig, DataConfig, FeatureConfig
 
 
 @dataclass
 class Config:
     data: DataConfig = field(DataConfig(), help="dataset: a DCASE-layout directory or the synthetic one")
     features: FeatureConfig = field(FeatureConfig(), help="log-mel feature settings (travel with every model)")
+    augment: AugmentConfig = field(AugmentConfig(), help="training-time augmentations on log-mel batches")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -14,6 +14,8 @@ class DataConfig:
     seconds: float = field(1.0, help="synthetic data: clip length in seconds")
     sample_rate: int = field(44100, help="synthetic data: sample rate of the written WAVs")
     seed: int = field(0, help="synthetic data: generator seed (same seed, same bytes)")
+    difficulty: float = field(0.5, help="synthetic data: 0 = well separated classes and devices, 1 = heavy overlap")
+    synth_workers: int = field(0, help="synthetic data: parallel writer processes; 0 = one per CPU core")
 
     def check(self):
         if self.clips_per_class < 1:
@@ -22,6 +24,8 @@ class DataConfig:
             raise ValueError(f"seconds: must be > 0, got {self.seconds}")
         if self.sample_rate < 8000:
             raise ValueError(f"sample_rate: must be >= 8000 Hz, got {self.sample_rate}")
+        if not 0.0 <= self.difficulty <= 1.0:
+            raise ValueError(f"difficulty: must be in [0, 1], got {self.difficulty}")
 
 
 @dataclass
@@ -44,3 +48,41 @@ class FeatureConfig:
             raise ValueError("n_mels and hop_length: must be >= 1")
         if self.fmax is not None and self.fmax > self.sample_rate / 2:
             raise ValueError(f"fmax: {self.fmax} Hz is above Nyquist ({self.sample_rate / 2} Hz)")
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentations on log-mel batches (train/augment.py), each switchable."""
+
+    mixup: bool = field(True, help="mixup: convex combinations of clip pairs and of their soft labels")
+    mixup_alpha: float = field(0.3, help="mixup: Beta(alpha, alpha) for the mixing weight")
+    specaugment: bool = field(True, help="SpecAugment: time and frequency masks")
+    freq_masks: int = field(1, help="SpecAugment: frequency masks per clip")
+    freq_mask_width: int = field(6, help="SpecAugment: largest frequency mask, in mel bands")
+    time_masks: int = field(1, help="SpecAugment: time masks per clip")
+    time_mask_width: int = field(6, help="SpecAugment: largest time mask, in frames")
+    device_eq: bool = field(True, help="device response simulation: random EQ curve over mel bands on reference-device clips")
+    device_eq_p: float = field(0.6, help="device EQ: probability per reference-device clip")
+    device_eq_db: float = field(6.0, help="device EQ: largest boost/cut of one EQ bump or roll-off, in dB")
+    reference_device: str = field("a", help="device EQ: the device whose clips get simulated responses")
+    freq_mixstyle: bool = field(True, help="Freq-MixStyle: mix per-frequency mean/std between clips")
+    mixstyle_p: float = field(0.4, help="Freq-MixStyle: probability per batch")
+    mixstyle_alpha: float = field(0.3, help="Freq-MixStyle: Beta(alpha, alpha) for the mixing weight")
+    gain: bool = field(True, help="random gain per clip")
+    gain_db: float = field(3.0, help="random gain: uniform in [-gain_db, +gain_db] dB")
+    time_shift: bool = field(True, help="random circular time shift per clip")
+    shift_frames: int = field(4, help="time shift: uniform in [-shift_frames, +shift_frames] frames")
+
+    def check(self):
+        for key in ("mixup_alpha", "mixstyle_alpha"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key}: must be > 0, got {getattr(self, key)}")
+        for key in ("device_eq_p", "mixstyle_p"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ValueError(f"{key}: must be a probability in [0, 1], got {getattr(self, key)}")
+        for key in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width", "shift_frames"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        for key in ("device_eq_db", "gain_db"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key}: must be >= 0 dB, got {getattr(self, key)}")
