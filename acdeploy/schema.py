@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from acdeploy.config import apply_overrides, field, from_dict, read_yaml
-from acdeploy.train.config import AugmentConfig, DataConfig, FeatureConfig
+from acdeploy.train.config import (
+    AugmentConfig,
+    DataConfig,
+    DistillConfig,
+    FeatureConfig,
+    ModelConfig,
+    TeacherModelConfig,
+    TrainConfig,
+)
 
 
 @dataclass
@@ -15,6 +23,10 @@ class Config:
     data: DataConfig = field(DataConfig(), help="dataset: a DCASE-layout directory or the synthetic one")
     features: FeatureConfig = field(FeatureConfig(), help="log-mel feature settings (travel with every model)")
     augment: AugmentConfig = field(AugmentConfig(), help="training-time augmentations on log-mel batches")
+    teacher: TeacherModelConfig = field(TeacherModelConfig(), help="teacher architecture (acdeploy train teacher)")
+    student: ModelConfig = field(ModelConfig(), help="student architecture (acdeploy train student)")
+    train: TrainConfig = field(TrainConfig(), help="fit loop: epochs, optimiser, schedule, validation split, seed, strategy")
+    distill: DistillConfig = field(DistillConfig(), help="knowledge distillation: weight, temperature, teachers")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
