@@ -47,6 +47,32 @@ TARGETS: dict[str, Target] = {
 TARGETS["cortex-m"] = TARGETS["cortex-m4"]
 
 
+@dataclass(frozen=True)
+class Machine:
+    """How the firmware is linked and counted on one QEMU machine (or build-only layout)."""
+
+    name: str
+    linker_script: str  # in firmware_stub/board/
+    cpu_clock_hz: int  # SysTick clock: with -icount shift=0 one tick = 1e9 / clock instructions
+
+
+MACHINES: dict[str, Machine] = {
+    m.name: m
+    for m in (
+        Machine("mps2-an386", "mps2_an386.ld", 25_000_000),
+        Machine("mps2-an500", "mps2_an386.ld", 25_000_000),  # same memory map as AN386
+        Machine("mps2-an505", "mps2_an505.ld", 20_000_000),
+        Machine("mps3-an547", "mps3_an547.ld", 32_000_000),
+    )
+}
+# Build-only targets (no QEMU machine) link with the AN386 layout: only their sizes are reported.
+BUILD_ONLY_MACHINE = MACHINES["mps2-an386"]
+
+
+def machine_for(target: Target) -> Machine:
+    return MACHINES[target.qemu_machine] if target.qemu_machine else BUILD_ONLY_MACHINE
+
+
 def get_target(name: str) -> Target:
     try:
         return TARGETS[name]
