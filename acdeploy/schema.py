@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from acdeploy.compress.config import LthConfig, QuantizeConfig
 from acdeploy.config import apply_overrides, field, from_dict, read_yaml
 from acdeploy.train.config import (
     AugmentConfig,
@@ -27,6 +28,8 @@ class Config:
     student: ModelConfig = field(ModelConfig(), help="student architecture (acdeploy train student)")
     train: TrainConfig = field(TrainConfig(), help="fit loop: epochs, optimiser, schedule, validation split, seed, strategy")
     distill: DistillConfig = field(DistillConfig(), help="knowledge distillation: weight, temperature, teachers")
+    lth: LthConfig = field(LthConfig(), help="lottery-ticket pruning: levels, rate, scope, schedule, rewind, ticket rule")
+    quantize: QuantizeConfig = field(QuantizeConfig(), help="full-integer int8 export: ptq, qat or prune-preserving qat")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -1,5 +1,66 @@
-"""Config sections of the compression stage."""
+"""Config sections of the compression stage: `lth` (lottery-ticket levels) and `quantize` (int8)."""
 
 from __future__ import annotations
 
-from acdeploy.config import field  # noqa: F401  (sections are added by the compression stage)
+from dataclasses import dataclass
+
+from acdeploy.config import field
+
+
+@dataclass
+class LthConfig:
+    levels: int = field(4, help="pruning levels after the dense level 0")
+    prune_fraction: float = field(0.5, help="fraction p of the SURVIVING weights pruned at each level (density (1-p)^k)")
+    scope: str = field("global", help="magnitude ranking across all prunable layers (global) or per layer (layer)", choices=("global", "layer"))
+    first_layer_rate: float = field(0.5, help="the first prunable layer is pruned at this multiple of p (0 = never pruned)")
+    last_layer_rate: float = field(0.5, help="the last prunable layer (classifier) is pruned at this multiple of p (0 = never pruned)")
+    schedule: str = field(
+        "fixed",
+        help="within a level: fixed = the level's mask is set at its start from the previous level's trained weights (classic LTH); "
+        "polynomial/constant = a TF-MOT PolynomialDecay/ConstantSparsity ramps each layer from the previous to the level's sparsity during retraining",
+        choices=("fixed", "polynomial", "constant"),
+    )
+    ramp_fraction: float = field(0.6, help="polynomial/constant: share of a level's steps over which the TF-MOT schedule ramps")
+    m_by_n: list[int] | None = field(None, help="optional structured sparsity [m, n]: m zeros in every n input channels (TF-MOT sparsity_m_by_n), e.g. [2, 4]")
+    rewind_epoch: int = field(1, help="survivors are reset to the weights after this many dense epochs (0 = the original initialisation)")
+    epochs: int | None = field(None, help="training epochs of the dense level and of every pruned level; null = train.epochs")
+    seed: int = field(0, help="seed of the initialisation, data order and control branches")
+    budget_bytes: int = field(131072, help="ticket rule: non-zero parameter bytes at int8 must be <= this (DCASE 2021: 128 KB)")
+    max_drop: float = field(2.0, help="ticket rule: accuracy (points) may be at most this far below the dense level")
+
+    def check(self):
+        if self.levels < 1:
+            raise ValueError(f"levels: must be >= 1, got {self.levels}")
+        if not 0.0 < self.prune_fraction < 1.0:
+            raise ValueError(f"prune_fraction: must be in (0, 1) so sparsity stays below 100 %, got {self.prune_fraction}")
+        for key in ("first_layer_rate", "last_layer_rate"):
+            rate = getattr(self, key)
+            if not 0.0 <= rate * self.prune_fraction < 1.0:
+                raise ValueError(f"{key}: {rate} x prune_fraction {self.prune_fraction} must be in [0, 1)")
+        if not 0.0 < self.ramp_fraction <= 1.0:
+            raise ValueError(f"ramp_fraction: must be in (0, 1], got {self.ramp_fraction}")
+        if self.m_by_n is not None:
+            if len(self.m_by_n) != 2 or not 0 < self.m_by_n[0] < self.m_by_n[1]:
+                raise ValueError(f"m_by_n: must be [m, n] with 0 < m < n, got {self.m_by_n}")
+        if self.rewind_epoch < 0:
+            raise ValueError(f"rewind_epoch: must be >= 0, got {self.rewind_epoch}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs: must be >= 1, got {self.epochs}")
+        if self.epochs is not None and self.rewind_epoch >= self.epochs:
+            raise ValueError(f"rewind_epoch: {self.rewind_epoch} is not before the end of training ({self.epochs} epochs)")
+
+
+@dataclass
+class QuantizeConfig:
+    mode: str = field("ptq", help="ptq = post-training full-int8; qat = quantization-aware fine-tune; pqat = prune-preserving QAT", choices=("ptq", "qat", "pqat"))
+    representative_samples: int = field(256, help="training clips (standardised as in training) used to calibrate int8 ranges")
+    finetune_epochs: int = field(2, help="qat/pqat: fine-tune epochs (with KD when a teacher is given)")
+    learning_rate: float = field(1e-4, help="qat/pqat: fine-tune learning rate (Adam)")
+    batch_size: int = field(64, help="qat/pqat: fine-tune batch size")
+    seed: int = field(0, help="seed of the representative sample and the fine-tune")
+
+    def check(self):
+        if self.representative_samples < 1:
+            raise ValueError(f"representative_samples: must be >= 1, got {self.representative_samples}")
+        if self.finetune_epochs < 0:
+            raise ValueError(f"finetune_epochs: must be >= 0, got {self.finetune_epochs}")
