@@ -1,0 +1,117 @@
+/* Fixed-point helpers shared by the acdeploy int8 kernels.
+ *
+ * These reproduce TFLite Micro's default (double-rounding) requantization exactly:
+ * gemmlowp's SaturatingRoundingDoublingHighMul followed by RoundingDivideByPOT.
+ * Integer arithmetic only: no floats on the int8 path.
+ */
+#ifndef AC_FIXEDPOINT_H
+#define AC_FIXEDPOINT_H
+
+#include <stdint.h>
+
+static inline int32_t ac_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+static inline int32_t ac_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+
+static inline int8_t ac_clamp_s8(int32_t x, int32_t lo, int32_t hi)
+{
+    return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31), ties away from zero. */
+static inline int32_t ac_srdhm(int32_t a, int32_t b)
+{
+    if (a == INT32_MIN && b == INT32_MIN) {
+        return INT32_MAX;
+    }
+    {
+        const int64_t ab = (int64_t)a * (int64_t)b;
+        const int64_t nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+        /* C division truncates toward zero, as gemmlowp relies on. */
+        return (int32_t)((ab + nudge) / ((int64_t)1 << 31));
+    }
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded to nearest, ties away from zero. */
+static inline int32_t ac_rdbp(int32_t x, int32_t e)
+{
+    const int32_t mask = (int32_t)(((int64_t)1 << e) - 1);
+    const int32_t remainder = x & mask;
+    const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    /* Arithmetic right shift of a negative value: implementation-defined in C99 but an
+     * arithmetic shift on every compiler we target (gcc, clang, armcc); TFLM relies on it too. */
+    return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+/* TFLM MultiplyByQuantizedMultiplier (int32 overload, double rounding). */
+static inline int32_t ac_requant(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    return ac_rdbp(ac_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+/* ------------------------------------------------------------------------------------------
+ * DSP path selection. AC_USE_DSP is 1 when the ACLE SIMD32/DSP intrinsics are used:
+ *  - on cores with __ARM_FEATURE_DSP (Cortex-M4/M7/M33/M55) unless AC_NO_DSP is defined;
+ *  - on any host when AC_DSP_EMULATE is defined: the same DSP code then runs with portable
+ *    emulations of the intrinsics, so host tests (ASan/UBSan) exercise the DSP loops.
+ * ------------------------------------------------------------------------------------------ */
+#if defined(AC_DSP_EMULATE)
+#define AC_USE_DSP 1
+static inline int32_t ac_sxtab16(int32_t a, int32_t b)
+{
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    const uint32_t lo = (uint32_t)((int32_t)(int16_t)(uint16_t)(ua & 0xFFFFu) + (int8_t)(uint8_t)(ub & 0xFFu));
+    const uint32_t hi = (uint32_t)((int32_t)(int16_t)(uint16_t)(ua >> 16) + (int8_t)(uint8_t)((ub >> 16) & 0xFFu));
+    return (int32_t)((lo & 0xFFFFu) | (hi << 16));
+}
+static inline int32_t ac_smlad(int32_t a, int32_t b, int32_t acc)
+{
+    const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
+    const int32_t p0 = (int32_t)(int16_t)(uint16_t)(ua & 0xFFFFu) * (int32_t)(int16_t)(uint16_t)(ub & 0xFFFFu);
+    const int32_t p1 = (int32_t)(int16_t)(uint16_t)(ua >> 16) * (int32_t)(int16_t)(uint16_t)(ub >> 16);
+    /* SMLAD wraps on overflow; do the sum in uint32 to keep UBSan quiet about the same wrap. */
+    return (int32_t)((uint32_t)acc + (uint32_t)p0 + (uint32_t)p1);
+}
+static inline int32_t ac_smlabb(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int32_t)(int16_t)(uint16_t)((uint32_t)a & 0xFFFFu) * (int32_t)(int16_t)(uint16_t)((uint32_t)b & 0xFFFFu);
+}
+static inline int32_t ac_smlatt(int32_t a, int32_t b, int32_t acc)
+{
+    return acc + (int32_t)(int16_t)(uint16_t)((uint32_t)a >> 16) * (int32_t)(int16_t)(uint16_t)((uint32_t)b >> 16);
+}
+#elif defined(__ARM_FEATURE_DSP) && !defined(AC_NO_DSP)
+#define AC_USE_DSP 1
+#include <arm_acle.h>
+#define ac_sxtab16(a, b) __sxtab16((a), (b))
+#define ac_smlad(a, b, c) __smlad((a), (b), (c))
+#define ac_smlabb(a, b, c) __smlabb((a), (b), (c))
+#define ac_smlatt(a, b, c) __smlatt((a), (b), (c))
+#else
+#define AC_USE_DSP 0
+#endif
+
+#if AC_USE_DSP
+#include <string.h>
+/* Unaligned 32-bit load of four int8 values (compiles to one LDR on Cortex-M4+). */
+static inline int32_t ac_load4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline int32_t ac_ror8(int32_t x)
+{
+    const uint32_t u = (uint32_t)x;
+    return (int32_t)((u >> 8) | (u << 24));
+}
+/* Both 16-bit lanes set to v (v fits int16: it is an int8 offset). */
+static inline int32_t ac_dup16(int32_t v)
+{
+    const uint32_t h = (uint32_t)v & 0xFFFFu;
+    return (int32_t)(h | (h << 16));
+}
+#endif
+
+#endif /* AC_FIXEDPOINT_H */
