@@ -8,6 +8,7 @@ from typing import Any
 
 from acdeploy.compress.config import LthConfig, QuantizeConfig
 from acdeploy.config import apply_overrides, field, from_dict, read_yaml
+from acdeploy.pipeline_config import PipelineConfig
 from acdeploy.train.config import (
     AugmentConfig,
     DataConfig,
@@ -30,6 +31,7 @@ class Config:
     distill: DistillConfig = field(DistillConfig(), help="knowledge distillation: weight, temperature, teachers")
     lth: LthConfig = field(LthConfig(), help="lottery-ticket pruning: levels, rate, scope, schedule, rewind, ticket rule")
     quantize: QuantizeConfig = field(QuantizeConfig(), help="full-integer int8 export: ptq, qat or prune-preserving qat")
+    pipeline: PipelineConfig = field(PipelineConfig(), help="acdeploy pipeline: which stages, target, budgets, engines")
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
