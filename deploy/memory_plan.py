@@ -1,0 +1,203 @@
+"""Static memory plans over activation live ranges.
+
+Two plans from the same live ranges:
+- `plan_memory(graph)`: the arena of our generated C network. One buffer per activation tensor
+  (graph inputs and outputs included); a RESHAPE output aliases its input (same bytes, no copy).
+- `tflm_arena(graph)`: an estimate of the `arena_size` TFLite Micro needs: its GreedyMemoryPlanner
+  for the head (non-persistent tensors and scratch buffers) plus a calibrated estimate of the tail
+  (persistent allocations), see `tflm_tail_bytes`.
+
+Both planners are TFLM's greedy algorithm: buffers sorted by size (largest first, stable), each
+placed at the lowest offset that does not collide with an already placed buffer whose lifetime
+overlaps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from acdeploy.deploy.ir import Graph
+
+ALIGN = 16  # TFLM's MicroArenaBufferAlignment(); also keeps our C arena word-aligned for SIMD
+
+
+def align_up(n: int, a: int = ALIGN) -> int:
+    return (n + a - 1) // a * a
+
+
+@dataclass
+class Buffer:
+    """One planned region: the tensors that share it, its size and lifetime (op indices, inclusive)."""
+
+    tensors: list[int]
+    size: int
+    first: int
+    last: int
+    offset: int = -1
+
+    def overlaps_in_time(self, other: Buffer) -> bool:
+        return self.first <= other.last and other.first <= self.last
+
+
+@dataclass
+class MemoryPlan:
+    buffers: list[Buffer]
+    arena_bytes: int
+    offsets: dict[int, int] = field(default_factory=dict)  # tensor index -> byte offset
+    lifetimes: dict[int, tuple[int, int]] = field(default_factory=dict)  # tensor index -> (first, last)
+
+
+def activation_tensors(graph: Graph) -> list[int]:
+    """Tensors that live in RAM: every non-constant tensor an operator or the graph touches."""
+    seen: dict[int, None] = {}
+    for i in graph.inputs:
+        seen[i] = None
+    for op in graph.operators:
+        for i in (*op.inputs, *op.outputs):
+            if i >= 0 and not graph.tensor(i).is_constant:
+                seen[i] = None
+    for i in graph.outputs:
+        seen[i] = None
+    return list(seen)
+
+
+def live_ranges(graph: Graph) -> dict[int, tuple[int, int]]:
+    """First op that creates and last op that reads each activation, as TFLM's
+    AllocationInfoBuilder computes them: graph inputs from op 0, graph outputs to the last op."""
+    last_op = max(len(graph.operators) - 1, 0)
+    first: dict[int, int] = {i: 0 for i in graph.inputs}
+    last: dict[int, int] = {i: last_op for i in graph.outputs}
+    for k, op in enumerate(graph.operators):
+        for i in op.inputs:
+            if i >= 0 and not graph.tensor(i).is_constant:
+                last[i] = max(last.get(i, k), k)
+                first.setdefault(i, k)
+        for i in op.outputs:
+            first[i] = min(first.get(i, k), k)
+            last[i] = max(last.get(i, k), k)
+    return {i: (first[i], last[i]) for i in activation_tensors(graph)}
+
+
+def greedy_place(buffers: list[Buffer]) -> int:
+    """TFLM GreedyMemoryPlanner: largest first, first fit among lifetime-overlapping buffers.
+    Sets each buffer's offset; returns the high-water mark."""
+    order = sorted(range(len(buffers)), key=lambda k: -buffers[k].size)  # stable for ties
+    placed: list[Buffer] = []
+    for k in order:
+        b = buffers[k]
+        offset = 0
+        for p in sorted((p for p in placed if p.overlaps_in_time(b)), key=lambda p: p.offset):
+            if p.offset >= offset + b.size:
+                break
+            offset = max(offset, p.offset + p.size)
+        b.offset = offset
+        placed.append(b)
+    return max((b.offset + b.size for b in buffers), default=0)
+
+
+def plan_memory(graph: Graph) -> MemoryPlan:
+    """The arena plan of the generated C network (RESHAPE outputs alias their input)."""
+    ranges = live_ranges(graph)
+    root = {i: i for i in ranges}
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            i = root[i]
+        return i
+
+    for op in graph.operators:
+        if op.opcode == "RESHAPE" and op.inputs[0] in root and op.outputs[0] in root:
+            root[find(op.outputs[0])] = find(op.inputs[0])
+    groups: dict[int, list[int]] = {}
+    for i in ranges:
+        groups.setdefault(find(i), []).append(i)
+    buffers = [
+        Buffer(tensors=members,
+               size=align_up(max(graph.tensor(i).nbytes for i in members)),
+               first=min(ranges[i][0] for i in members),
+               last=max(ranges[i][1] for i in members))
+        for members in groups.values()
+    ]
+    arena = greedy_place(buffers)
+    offsets = {i: b.offset for b in buffers for i in b.tensors}
+    return MemoryPlan(buffers=buffers, arena_bytes=arena, offsets=offsets, lifetimes=ranges)
+
+
+def check_plan(graph: Graph, plan: MemoryPlan) -> None:
+    """Raise AssertionError if two tensors that are live at the same time share bytes
+    (aliases of one buffer excepted) or a tensor runs past the arena."""
+    for b in plan.buffers:
+        for i in b.tensors:
+            assert plan.offsets[i] + graph.tensor(i).nbytes <= plan.arena_bytes, f"tensor {i} past the arena"
+    for x, a in enumerate(plan.buffers):
+        for b in plan.buffers[x + 1:]:
+            if a.overlaps_in_time(b):
+                assert a.offset + a.size <= b.offset or b.offset + b.size <= a.offset, (
+                    f"tensors {a.tensors} and {b.tensors} overlap in time and in memory")
+
+
+# ---- TFLM arena estimate -------------------------------------------------------------------
+
+# Scratch buffers TFLM's reference int8 kernels request in the head, live during their op only.
+def _scratch_bytes(graph: Graph, op) -> list[int]:
+    if op.opcode in ("MEAN", "SUM"):
+        # int32 accumulators (one per output element), the resolved axes and an index per input dim
+        return [4 * math.prod(graph.tensor(op.outputs[0]).shape),
+                4 * math.prod(graph.tensor(op.inputs[1]).shape or (1,)),
+                4 * len(graph.tensor(op.inputs[0]).shape)]
+    return []
+
+
+def tflm_head_bytes(graph: Graph) -> int:
+    ranges = live_ranges(graph)
+    buffers = [Buffer([i], align_up(graph.tensor(i).nbytes), *ranges[i]) for i in ranges]
+    for k, op in enumerate(graph.operators):
+        for s in _scratch_bytes(graph, op):
+            buffers.append(Buffer([], align_up(s), k, k))
+    return greedy_place(buffers)
+
+
+# Tail model (64-bit TFLM Python runtime, reference kernels), calibrated against the
+# RecordingMicroAllocator of the TFLM Python runtime on 12 models (conv, depthwise, FC, pools,
+# mean+softmax, mixed, MobileNet-like); its total equals the smallest arena_size that runs.
+TAIL_FIXED = 536  # allocator, planner and interpreter bookkeeping
+TAIL_PER_TENSOR = 24  # TfLiteEvalTensor
+TAIL_PER_OP = 64  # NodeAndRegistration
+TAIL_PER_IO_TENSOR = 64  # persistent TfLiteTensor of each graph input/output
+TAIL_PER_QUANT_IO_TENSOR = 32  # ... and its quantization parameters when it is quantized
+# Kernel op data + parsed builtin options per operator (reference kernels).
+TAIL_PER_OP_DATA: dict[str, int] = {
+    "CONV_2D": 104, "DEPTHWISE_CONV_2D": 104, "FULLY_CONNECTED": 200, "MAX_POOL_2D": 64,
+    "AVERAGE_POOL_2D": 64, "MEAN": 64, "SOFTMAX": 80, "RESHAPE": 64, "ADD": 128, "PAD": 48,
+    "CONCATENATION": 80, "QUANTIZE": 32, "DEQUANTIZE": 32,
+}
+TAIL_OTHER_OP = 128  # an operator not in the table above
+TAIL_PER_CHANNEL = 8  # per-channel output multiplier + shift (int32 each)
+
+
+def tflm_tail_bytes(graph: Graph) -> int:
+    n_io = len(graph.inputs) + len(graph.outputs)
+    total = TAIL_FIXED + TAIL_PER_TENSOR * len(graph.tensors) + TAIL_PER_OP * len(graph.operators)
+    total += TAIL_PER_IO_TENSOR * n_io
+    total += TAIL_PER_QUANT_IO_TENSOR * sum(
+        graph.tensor(i).quant is not None for i in (*graph.inputs, *graph.outputs))
+    for op in graph.operators:
+        total += TAIL_PER_OP_DATA.get(op.opcode, TAIL_OTHER_OP)
+        if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            total += TAIL_PER_CHANNEL * graph.tensor(op.outputs[0]).shape[-1]
+    return align_up(total)
+
+
+@dataclass
+class TflmArena:
+    head: int
+    tail: int
+
+    @property
+    def total(self) -> int:
+        return self.head + self.tail
+
+
+def tflm_arena(graph: Graph) -> TflmArena:
+    return TflmArena(head=tflm_head_bytes(graph), tail=tflm_tail_bytes(graph))
