@@ -39,10 +39,12 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def read_tflite(source: str | os.PathLike | bytes | bytearray | memoryview) -> Graph:
-    """Parse a .tflite file (path or bytes) into a Graph; any malformed input -> ModelError."""
+def read_tflite(source: str | os.PathLike | bytes | bytearray | memoryview, name: str | None = None) -> Graph:
+    """Parse a .tflite file (path or bytes) into a Graph; any malformed input -> ModelError.
+
+    `name` is the file name errors mention when `source` is bytes already read."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        buf, where = bytes(source), "<bytes>"
+        buf, where = bytes(source), name or "<bytes>"
     else:
         where = str(source)
         try:

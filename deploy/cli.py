@@ -1,0 +1,83 @@
+"""`acdeploy report` and `acdeploy build`. No TensorFlow anywhere on this path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from acdeploy.cli import config_options, load
+
+_BUDGET_HELP = ("Budget to check (repeatable): dcase2021, dcase2022, dcase2023, dcase2024, dcase2025, "
+                "or a YAML file with max_params / max_nonzero_params / max_param_bytes / max_nonzero_bytes / "
+                "max_macs / max_flash_bytes / max_ram_bytes.")
+
+
+@click.command("report")
+@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target", default=None, help="Also check this target board's flash and RAM (e.g. cortex-m4).")
+@click.option("--budget", "budgets", multiple=True, metavar="NAME|FILE", help=_BUDGET_HELP)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report as JSON to this file.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write report.md, report.json and the per-layer chart into this directory.")
+@click.option("--format", "fmt", type=click.Choice(["table", "dcase"]), default="table", show_default=True,
+              help="Terminal output: the layer table, or the complexity block of a DCASE Task 1 submission YAML.")
+@config_options
+def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, sets):
+    """Parameters, non-zero parameters, MACs (as Vela counts them), RAM and flash of an int8 .tflite,
+    checked against budgets. Exit code 3 when a budget fails (files are still written)."""
+    from acdeploy.deploy import report_md
+    from acdeploy.deploy.budgets import resolve_budgets
+    from acdeploy.deploy.build import load_model
+    from acdeploy.deploy.report import analyze, failed_checks
+    from acdeploy.deploy.targets import get_target
+
+    from acdeploy import fileio
+    from acdeploy.errors import OverBudget
+
+    load(config_path, sets)
+    tgt = get_target(target) if target else None
+    chosen = resolve_budgets(list(budgets), tgt)
+    data, graph, info = load_model(model)
+    rep = analyze(graph, model, len(data), tgt, chosen, info)
+    if out_dir is not None:
+        with fileio.atomic_dir(out_dir) as tmp:
+            report_md.write_outputs(rep, tmp)
+    if json_path is not None:
+        fileio.write_json(json_path, rep)
+    click.echo(report_md.dcase_block(rep) if fmt == "dcase" else report_md.terminal(rep))
+    over = failed_checks(rep)
+    if over:
+        raise OverBudget(f"{model}: over budget: {'; '.join(over)}")
+
+
+@click.command("build")
+@click.option("--target", default="cortex-m", show_default=True,
+              help="cortex-m (family default: M4 board), cortex-m0plus, cortex-m4, cortex-m7, cortex-m33, cortex-m55, host.")
+@click.option("--model", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The int8 .tflite to deploy.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Build directory (default: build/<target>); replaced only when the build succeeds.")
+@click.option("--budget", "budgets", multiple=True, metavar="NAME|FILE", help=_BUDGET_HELP)
+@config_options
+def build_cmd(target, model, out_dir, budgets, config_path, sets):
+    """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
+    Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
+    from acdeploy.deploy.build import build
+    from acdeploy.deploy.report_md import terminal
+
+    from acdeploy.errors import OverBudget
+
+    load(config_path, sets)
+    out_dir = out_dir or Path("build") / target
+    try:
+        rep = build(model, target, out_dir, budgets)
+    except OverBudget:
+        click.echo(f"wrote {out_dir}", err=True)
+        raise
+    click.echo(terminal(rep))
+    click.echo(f"wrote {out_dir}", err=True)
+
+
+COMMANDS = [report_cmd, build_cmd]

@@ -1,0 +1,152 @@
+"""Render a report dict (deploy/report.py) as a terminal table, Markdown, a bar chart PNG and the
+DCASE submission complexity block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from acdeploy import fileio
+
+LAYER_COLUMNS = (  # (header, key)
+    ("#", "index"), ("layer", "name"), ("op", "op"), ("output", "output_shape"), ("params", "params"),
+    ("non-zero", "nonzero_params"), ("bytes", "param_bytes"), ("nz bytes", "nonzero_param_bytes"),
+    ("MACs", "macs"), ("act bytes", "activation_bytes"),
+)
+TOTAL_ROWS = (  # (label, key)
+    ("parameters", "params"), ("non-zero parameters", "nonzero_params"),
+    ("parameter bytes", "param_bytes"), ("non-zero parameter bytes", "nonzero_param_bytes"),
+    ("MACs (Vela)", "macs"), ("MACs (DCASE NeSsi)", "nessi_macs"), ("MACs per second of audio", "macs_per_second"),
+    ("TFLM arena (RAM)", "arena_bytes"), ("generated C arena (RAM)", "c_arena_bytes"),
+    ("activation peak (live tensors)", "activation_peak_bytes"), ("model file", "model_bytes"),
+    ("flash, TFLM path (estimate)", "flash_bytes"), ("flash, generated C (estimate)", "c_flash_bytes"),
+)
+CHART = "report_layers.png"
+
+
+def _cell(v) -> str:
+    if isinstance(v, list):
+        return "x".join(str(d) for d in v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def _short(name: str, n: int = 40) -> str:
+    # TFLite names join fused ops with ';': the first part names the layer.
+    name = name.split(";")[0]
+    return name if len(name) <= n else "..." + name[-(n - 3):]
+
+
+def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    fmt = "  ".join(f"{{:<{w}}}" if i in (1, 2) else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return [fmt.format(*headers), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows]
+
+
+def _layer_cells(report: dict) -> list[list[str]]:
+    return [[_short(r[k]) if k == "name" else _cell(r[k]) for _, k in LAYER_COLUMNS] for r in report["layers"]]
+
+
+def _budget_lines(report: dict) -> list[str]:
+    lines = []
+    for b in report["budgets"]:
+        lines.append(f"{'PASS' if b['ok'] else 'FAIL'}  {b['name']}  ({b['note']})")
+        for c in b["checks"]:
+            lines.append(f"      {'ok  ' if c['ok'] else 'OVER'}  {c['name']}: {c['value']:,} / {c['limit']:,}")
+    return lines
+
+
+def terminal(report: dict) -> str:
+    t = report["totals"]
+    out = [f"model: {report['model']['path']} ({t['model_bytes']:,} bytes, {t['layers']} layers)"]
+    out += _grid([h for h, _ in LAYER_COLUMNS], _layer_cells(report))
+    out.append("")
+    width = max(len(label) for label, _ in TOTAL_ROWS)
+    out += [f"{label:<{width}}  {t[key]:>12,}" for label, key in TOTAL_ROWS]
+    if report["budgets"]:
+        out.append("")
+        out += _budget_lines(report)
+    return "\n".join(out)
+
+
+def markdown(report: dict, chart: str | None = CHART) -> str:
+    t = report["totals"]
+    md = [f"# Deployment report: `{Path(report['model']['path']).name}`", ""]
+    if report["target"]:
+        tg = report["target"]
+        md += [f"Target: **{tg['name']}** ({tg['board']})", ""]
+    for role in ("inputs", "outputs"):
+        for io in report[role]:
+            md.append(f"- {role[:-1]} `{io['name']}`: {_cell(io['shape'])} {io['dtype']}, "
+                      f"scale {io['scale']}, zero point {io['zero_point']}")
+    md += ["", "## Totals", "", "| figure | value |", "| --- | ---: |"]
+    md += [f"| {label} | {t[key]:,} |" for label, key in TOTAL_ROWS]
+    if report["budgets"]:
+        md += ["", "## Budgets", "", "| budget | check | value | limit | verdict |", "| --- | --- | ---: | ---: | --- |"]
+        for b in report["budgets"]:
+            for c in b["checks"]:
+                md.append(f"| {b['name']} | {c['name']} | {c['value']:,} | {c['limit']:,} | "
+                          f"{'ok' if c['ok'] else '**over**'} |")
+    md += ["", "## Layers", "", "| " + " | ".join(h for h, _ in LAYER_COLUMNS) + " |",
+           "| " + " | ".join("---" if k in ("name", "op") else "---:" for _, k in LAYER_COLUMNS) + " |"]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in _layer_cells(report)]
+    if chart:
+        md += ["", f"![MACs and parameters per layer]({chart})"]
+    md += ["", "## How the figures are counted", ""]
+    md += [f"- **{k}**: {v}" for k, v in report["notes"].items()]
+    return "\n".join(md) + "\n"
+
+
+def chart(report: dict, path: Path) -> None:
+    """Per-layer MACs and parameters, two horizontal bar panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["layers"]
+    labels = [f"{r['index']} {r['op']}" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(3.0, 0.28 * len(rows) + 1.2)), sharey=True)
+    for ax, key, title in ((axes[0], "macs", "MACs (Vela)"), (axes[1], "params", "parameters")):
+        ax.barh(range(len(rows)), [r[key] for r in rows], color="#4477aa")
+        if key == "params":
+            ax.barh(range(len(rows)), [r["nonzero_params"] for r in rows], color="#ee6677", label="non-zero")
+            ax.legend(loc="lower right")
+        ax.set_title(title)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(Path(report["model"]["path"]).name)
+    fig.tight_layout()
+    with fileio.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def dcase_block(report: dict) -> str:
+    """The `system: complexity:` block of a DCASE Task 1 submission's <label>.meta.yaml.
+
+    Field names: the submission checker of DCASE 2021 requires `total_parameters`,
+    `total_parameters_non_zero` and `model_size` under system.complexity; the 2022-2024
+    templates add `macs` (per the task's MAC counting) to the same block.
+    """
+    t = report["totals"]
+    return "\n".join([
+        "system:",
+        "  complexity:",
+        "    # Total amount of parameters used in the acoustic model (weights and biases).",
+        f"    total_parameters: {t['params']}",
+        "    # Total amount of non-zero parameters in the acoustic model.",
+        f"    total_parameters_non_zero: {t['nonzero_params']}",
+        "    # Model size in KB (1 KB = 1024 B): non-zero parameters at their stored width.",
+        f"    model_size: {t['nonzero_param_bytes'] / 1024:.3f}",
+        "    # Multiply-accumulate operations per inference (Vela count; NeSsi count in the comment).",
+        f"    macs: {t['macs']}  # NeSsi: {t['nessi_macs']}",
+    ]) + "\n"
+
+
+def write_outputs(report: dict, out_dir: Path) -> None:
+    """report.json, report.md and the chart into out_dir (each written atomically)."""
+    chart(report, out_dir / CHART)
+    fileio.write_text(out_dir / "report.md", markdown(report))
+    fileio.write_json(out_dir / "report.json", report)
