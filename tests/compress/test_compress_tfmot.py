@@ -27,7 +27,7 @@ def tiny_model(seed=0, n_classes=4):
 def tiny_data(n=96, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 4, n)
-    x = rng.normal(size=(n, 8, 8, 1)).astype("float32") + y[:, None, None, None]
+    x = (rng.normal(size=(n, 8, 8, 1)) + y[:, None, None, None]).astype("float32")
     return x, y
 
 

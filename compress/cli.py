@@ -1,0 +1,118 @@
+"""`acdeploy compress lth|quantize`: the compression stage's commands (no TensorFlow at import)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from acdeploy.cli import config_options, load
+
+
+@click.group("compress")
+def compress_group() -> None:
+    """Lottery-ticket pruning (levels, controls) and full-integer int8 export."""
+
+
+def _teacher_list(teachers: str | None) -> list[str] | None:
+    return [t for t in teachers.split(",") if t] if teachers else None
+
+
+@compress_group.command("lth")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Finished dense student dir (from `acdeploy train student`); its config.yaml is the base config.")
+@click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]",
+              help="Teacher dir(s) for KD during retraining (default: the student's own teachers).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="DCASE-layout dataset dir (default: data.path of the student's config).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Run dir (rerun the command to resume it).")
+@click.option("--control", "controls", multiple=True, type=click.Choice(["reinit", "oneshot"]),
+              help="Control branch: reinit (same mask, fresh init) or oneshot (prune once to the final sparsity); repeatable.")
+@click.option("--levels", type=int, default=None, help="Pruning levels (lth.levels); more than a finished run's continues it.")
+@click.option("--prune-fraction", type=float, default=None, help="Fraction of surviving weights pruned per level (lth.prune_fraction).")
+@click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="lth.scope")
+@click.option("--schedule", type=click.Choice(["fixed", "polynomial", "constant"]), default=None, help="lth.schedule")
+@click.option("--epochs", type=int, default=None, help="Epochs per level (lth.epochs).")
+@config_options
+def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, scope, schedule, epochs, config_path, sets):
+    """Iterative magnitude pruning with rewinding and KD retraining, one saved level at a time."""
+    from acdeploy.errors import ModelError
+
+    base = config_path
+    if base is None:
+        base = model_dir / "config.yaml"
+        if not base.is_file():
+            raise ModelError(f"{model_dir}: no config.yaml; not a finished model dir of 'acdeploy train'")
+    over = {"lth.levels": levels, "lth.prune_fraction": prune_fraction, "lth.scope": scope,
+            "lth.schedule": schedule, "lth.epochs": epochs, "distill.teachers": _teacher_list(teachers)}
+    cfg = load(base, sets, **over)
+    from acdeploy.compress.lth import format_summary, lth_run
+
+    summary = lth_run(cfg, model_dir, str(data) if data else None, out, controls)
+    click.echo(format_summary(summary))
+    click.echo(f"{out}: summary.json, lth.png" + (f", ticket/ = {summary['ticket']}" if summary["ticket"] else ""))
+
+
+@compress_group.command("quantize")
+@click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Model dir: a trained student, an LTH level or RUN/ticket.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="DCASE-layout dataset dir (default: data.path).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .tflite to write.")
+@click.option("--mode", type=click.Choice(["ptq", "qat", "pqat"]), default=None, help="quantize.mode")
+@click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]", help="qat/pqat: KD teacher dir(s) for the fine-tune.")
+@config_options
+def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
+    """Full-integer int8 .tflite (int8 in/out, softmax output), zero check, float vs int8 metrics."""
+    from acdeploy.train import modeldir as md
+
+    from acdeploy.errors import ConfigError, DataError, ModelError
+
+    base = config_path or (model_dir / md.CONFIG if (model_dir / md.CONFIG).is_file() else None)
+    cfg = load(base, sets, **{"quantize.mode": mode})
+    info = md.read_info(model_dir)
+    if out.suffix != ".tflite":
+        raise ConfigError(f"--out {out}: expected a .tflite file name")
+    data_dir = str(data) if data else cfg.data.path
+    if not data_dir:
+        raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
+    from acdeploy.featstore import open_features
+    from acdeploy.train.config import FeatureConfig
+    from acdeploy.train.features import ensure_features
+
+    from acdeploy.config import from_dict
+
+    feat = cfg.features
+    if info.get("feature_config"):
+        known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
+        feat = from_dict(FeatureConfig, known, where=f"{model_dir / md.INFO}", prefix="features")
+    fs = open_features(ensure_features(data_dir, feat))
+    train_fs, eval_fs = fs.subset("train"), fs.subset("evaluate")
+    if len(train_fs.labels) == 0:
+        raise DataError(f"{data_dir}: the train split is empty (no representative data)")
+    teacher_objs = []
+    tdirs = _teacher_list(teachers) or []
+    if tdirs and cfg.quantize.mode == "ptq":
+        raise ConfigError("--teacher: only used by --mode qat or pqat (ptq does not train)")
+    from acdeploy.compress.quantize import format_report, quantize_model_dir
+    from acdeploy.train.distill import Teacher
+
+    for d in tdirs:
+        tinfo = md.read_info(d)
+        if list(tinfo["classes"]) != list(info["classes"]):
+            raise ModelError(f"{d}: teacher classes differ from the model's")
+        teacher_objs.append(Teacher.for_student(
+            md.load_logits_model(d), (tinfo["standardize"]["mean"], tinfo["standardize"]["std"]),
+            (info["standardize"]["mean"], info["standardize"]["std"]), name=d))
+    report = quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg.quantize, teacher_objs, cfg.distill)
+    click.echo(format_report(report))
+    if not report["zero_check"]["ok"]:
+        click.echo(f"warning: {out}: some pruned weights are non-zero in the int8 model"
+                   + (" (plain QAT does not preserve sparsity: use --mode pqat)" if cfg.quantize.mode == "qat" else ""),
+                   err=True)
+    print(f"{out}: written with {Path(out).with_suffix('.json').name} and {Path(out).stem}.model_info.json", file=sys.stderr)
+
+
+COMMANDS = [compress_group]

@@ -1,0 +1,84 @@
+"""`acdeploy eval` engines (LiteRT, LiteRT reference kernels, TFLM runtime) against Keras, and
+bad model files through the CLI."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from acdeploy.deploy import evaluate as ev
+
+from acdeploy.cli import main
+
+keras = pytest.importorskip("tf_keras")
+
+
+def _data(n, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    x = rng.normal(size=(n, 8, 8)) + 0.8 * y[:, None, None] + np.linspace(0, 1, 8)[None, :, None] * (y[:, None, None] % 2)
+    return x.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import tensorflow as tf
+    from acdeploy.compress.quantize import convert_int8
+    from acdeploy.train.models import inference_model
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    h = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inp, keras.layers.Dense(4)(h))
+    x, y = _data(256, 0)
+    model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x[..., None], y, epochs=4, batch_size=32, verbose=0)
+    d = tmp_path_factory.mktemp("eval")
+    (d / "m.tflite").write_bytes(convert_int8(inference_model(model), x[:64, ..., None]))
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    (d / "float.tflite").write_bytes(conv.convert())
+    xe, ye = _data(120, 1)
+    keras_prob = tf.nn.softmax(model.predict(xe[..., None], verbose=0)).numpy()
+    return d, xe, ye, keras_prob
+
+
+@pytest.mark.parametrize("engine", ["litert", "litert-ref", "tflm"])
+def test_engines_agree_with_keras(trained, engine):
+    d, xe, ye, keras_prob = trained
+    prob = ev.predict(ev.read_model(d / "m.tflite"), xe, engine)
+    assert prob.shape == keras_prob.shape
+    assert np.mean(prob.argmax(1) == keras_prob.argmax(1)) >= 0.95
+    assert np.mean(np.abs(prob - keras_prob)) < 0.03
+    assert np.allclose(prob.sum(1), 1.0, atol=1e-6)
+
+
+def test_engines_agree_with_each_other(trained):
+    d, xe, *_ = trained
+    model = ev.read_model(d / "m.tflite")
+    a, b = ev.predict(model, xe, "tflm"), ev.predict(model, xe, "litert-ref")
+    assert np.mean(a.argmax(1) == b.argmax(1)) >= 0.99
+
+
+def test_evaluate_metrics_on_a_featureset(trained):
+    d, xe, ye, keras_prob = trained
+    fs = SimpleNamespace(x=xe, labels=ye, devices=np.array(["a", "b", "s4"] * 40), classes=list("wxyz"),
+                         seen_devices=["a", "b"], root=d)
+    m = ev.evaluate(d / "m.tflite", fs, "tflm", info=None)
+    assert abs(m["accuracy"] - np.mean(keras_prob.argmax(1) == ye)) <= 0.05
+    assert set(m["per_device"]) == {"a", "b", "s4"} and m["unseen"]["n"] == 40
+
+
+def test_bad_model_files(trained, tmp_path, capsys):
+    d, *_ = trained
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a flatbuffer at all")
+    assert main(["eval", str(junk), "--data", str(tmp_path)]) == 1
+    assert "not a TFLite model" in capsys.readouterr().err
+    assert main(["eval", str(d / "float.tflite"), "--data", str(tmp_path)]) == 1
+    assert "not an int8 model" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "missing.tflite"), "--data", str(tmp_path)]) == 1
+    assert main(["eval", str(d / "m.tflite"), "--data", str(tmp_path), "--engine", "gpu"]) == 1
+    assert "unknown engine" in capsys.readouterr().err
