@@ -60,11 +60,18 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Build directory (default: build/<target>); replaced only when the build succeeds.")
 @click.option("--budget", "budgets", multiple=True, metavar="NAME|FILE", help=_BUDGET_HELP)
+@click.option("--run", "run", is_flag=True,
+              help="Also cross-compile the firmware (arm-none-eabi-gcc), run it in QEMU on the target's machine and "
+                   "add its flash/RAM and instruction counts to the report (cortex-m0plus: build only).")
+@click.option("--timeout", type=float, default=None, metavar="SECONDS",
+              help="With --run: stop QEMU after this many seconds (default 120).")
 @config_options
-def build_cmd(target, model, out_dir, budgets, config_path, sets):
+def build_cmd(target, model, out_dir, budgets, run, timeout, config_path, sets):
     """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
     Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
     from acdeploy.deploy.build import build
+    from acdeploy.deploy.firmware_step import check_passed
+    from acdeploy.deploy.firmware_step import markdown as firmware_md
     from acdeploy.deploy.report_md import terminal
 
     from acdeploy.errors import OverBudget
@@ -72,11 +79,14 @@ def build_cmd(target, model, out_dir, budgets, config_path, sets):
     load(config_path, sets)
     out_dir = out_dir or Path("build") / target
     try:
-        rep = build(model, target, out_dir, budgets)
+        rep = build(model, target, out_dir, budgets, options={"run": run, "timeout": timeout})
     except OverBudget:
         click.echo(f"wrote {out_dir}", err=True)
         raise
     click.echo(terminal(rep))
+    if "firmware" in rep:
+        click.echo(firmware_md(rep["firmware"]))
+        check_passed(rep, out_dir)
     click.echo(f"wrote {out_dir}", err=True)
 
 
