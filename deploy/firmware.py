@@ -26,10 +26,10 @@ STUB_FILES = ("main.c", "Makefile", "board")
 DEFAULT_QEMU_TIMEOUT = 120.0
 
 
-def _which(tool: str) -> str:
+def _which(tool: str, packages: str = DEBIAN_PACKAGES) -> str:
     path = shutil.which(tool)
     if path is None:
-        raise ToolchainError(f"'{tool}' not found on PATH: install the Debian packages {DEBIAN_PACKAGES}")
+        raise ToolchainError(f"'{tool}' not found on PATH: install the Debian packages {packages}")
     return path
 
 
@@ -94,11 +94,14 @@ def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None
     """
     t = get_target(target) if isinstance(target, str) else target
     fw = firmware_dir(build_dir)
+    if t.cross:
+        _which("arm-none-eabi-gcc")
+    else:
+        _which("gcc", "gcc make")
+    _which("make", f"make {DEBIAN_PACKAGES}" if t.cross else "gcc make")
     for need in ("acnet.c", "acnet.h", "test_vectors.h", "Makefile"):
         if not (fw / need).is_file():
             raise ModelError(f"{fw / need} is missing: run `acdeploy build` to generate the firmware project")
-    _which("make")
-    _which("arm-none-eabi-gcc" if t.cross else "gcc")
     out = f"build/{_variant(t, dsp)}" + ("-san" if sanitize else "")
     cmd = ["make", "-C", str(fw), f"TARGET={t.name}", f"OUT={out}"]
     if dsp is not None:
