@@ -47,7 +47,7 @@ def plot_confusion(metrics: dict, path: str | Path, title: str = "") -> None:
     plt = _figure()
     m = np.asarray(metrics["confusion"])
     classes = metrics["classes"]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * len(classes), 0.6 + 0.5 * len(classes)))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.55 * len(classes)), max(3.6, 0.6 + 0.5 * len(classes))))
     ax.imshow(m, cmap="Blues")
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):

@@ -174,7 +174,9 @@ def fit(
         epoch = state["epochs_done"]
         lr = learning_rate(cfg, epoch)
         optimizer.learning_rate = lr
-        # Dropout and other TF randomness of epoch e depend only on (seed, e), as the data does.
+        # Reseed TF per epoch so a resumed run draws its dropout from the same seed the
+        # uninterrupted run used for this epoch (data order and augmentation are exact; TF
+        # randomness is as reproducible as TF makes it on the device).
         tf.random.set_seed(cfg.seed * 100_003 + epoch)
         t0 = _now()
         h = model.fit(train.dataset(epoch), initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=train.steps,

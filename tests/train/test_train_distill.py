@@ -65,7 +65,7 @@ def tiny():
     keras.utils.set_random_seed(0)
     shape, n = (20, 8, 1), 3
     student = build_model(ModelConfig(name="dcase2022_baseline", width=0.25, dropout=0.0), shape, n)
-    teacher = build_model(ModelConfig(name="student", width=0.25), shape, n)
+    teacher = build_model(ModelConfig(name="dcase2022_baseline", width=0.5, dropout=0.0), shape, n)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, *shape)).astype(np.float32)
     y = np.eye(n, dtype=np.float32)[rng.integers(0, n, 8)]
