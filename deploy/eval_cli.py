@@ -14,7 +14,8 @@ from acdeploy.cli import config_options, load
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="DCASE-layout dataset dir (default: data.path).")
 @click.option("--engine", default="litert", show_default=True,
-              help="litert (LiteRT), litert-ref (LiteRT reference kernels) or tflm (TFLite Micro runtime).")
+              help="litert (LiteRT), litert-ref (LiteRT reference kernels), tflm (TFLite Micro runtime) "
+                   "or c (the generated C network, built for the host with gcc).")
 @click.option("--split", default="evaluate", show_default=True, help="Fold split to score: evaluate or train.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the metrics as JSON here.")

@@ -132,10 +132,18 @@ def _run_tflm(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     return np.asarray(out)
 
 
+def _run_c(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
+    """The generated C network (as `acdeploy build` writes it), compiled for the host with gcc."""
+    from acdeploy.deploy.c_engine import run_c
+
+    return run_c(model, x, name)
+
+
 ENGINES: dict[str, Callable[..., np.ndarray]] = {
     "litert": _run_litert,
     "litert-ref": lambda model, x, name="model": _run_litert(model, x, reference=True, name=name),
     "tflm": _run_tflm,
+    "c": lambda model, x, name="model": _run_c(model, x, name),
 }
 
 

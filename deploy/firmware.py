@@ -63,16 +63,17 @@ def install_project(fw_dir: str | Path) -> Path:
     fw_dir = Path(fw_dir)
     stub = importlib.resources.files("acdeploy.firmware_stub")
     for name in STUB_FILES:
-        _copy_resource(stub / name, fw_dir / name)
+        copy_package_dir(stub / name, fw_dir / name)
     fileio.write_text(fw_dir / "board" / "targets.mk", targets_mk())
     return fw_dir
 
 
-def _copy_resource(src, dst: Path) -> None:
+def copy_package_dir(src, dst: Path) -> None:
+    """Copy a file or folder of the installed package (importlib.resources) to `dst`."""
     if src.is_dir():
         for child in src.iterdir():
             if not child.name.startswith(("_", ".")):
-                _copy_resource(child, dst / child.name)
+                copy_package_dir(child, dst / child.name)
     else:
         fileio.write_bytes(dst, src.read_bytes())
 
