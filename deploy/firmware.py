@@ -88,10 +88,11 @@ def _variant(target: Target, dsp: bool | None) -> str:
 
 
 def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None = None,
-                   sanitize: bool = False) -> Path:
+                   sanitize: bool = False, profile: bool = False) -> Path:
     """`make` the firmware for `target`; returns firmware.elf (the native binary for `host`).
 
     dsp=None uses the core's capability; False forces the portable kernels (-DAC_NO_DSP).
+    profile=True builds acnet_profiled.c (see `profile_layers`).
     """
     t = get_target(target) if isinstance(target, str) else target
     fw = firmware_dir(build_dir)
@@ -103,12 +104,14 @@ def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None
     for need in ("acnet.c", "acnet.h", "test_vectors.h", "Makefile"):
         if not (fw / need).is_file():
             raise ModelError(f"{fw / need} is missing: run `acdeploy build` to generate the firmware project")
-    out = f"build/{_variant(t, dsp)}" + ("-san" if sanitize else "")
+    out = f"build/{_variant(t, dsp)}" + ("-san" if sanitize else "") + ("-profile" if profile else "")
     cmd = ["make", "-C", str(fw), f"TARGET={t.name}", f"OUT={out}"]
     if dsp is not None:
         cmd.append(f"DSP={int(dsp)}")
     if sanitize:
         cmd.append("SANITIZE=1")
+    if profile:
+        cmd.append("PROFILE=1")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise ToolchainError(f"firmware build for {t.name} failed in {fw}: {_first_error(proc.stderr + proc.stdout)}")
@@ -215,6 +218,45 @@ def run_host_network(build_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
 def _header_sizes(header: Path) -> dict[str, int]:
     text = header.read_text()
     return {k: int(v) for k, v in re.findall(r"#define\s+(ACNET_\w+_SIZE)\s+\(?(\d+)", text)}
+
+
+# --- per-layer profile ----------------------------------------------------------------------
+
+
+_LAYER_COMMENT = re.compile(r"^(\s*)/\* layer (\d+): ", re.M)
+_NETWORK_END = "    memcpy(output, "
+
+
+def profiled_source(source: str) -> str:
+    """acnet.c with board_layer_mark(i) before each layer's call and board_layer_mark(-1) after the last.
+
+    Relies on the generator's layout: a `/* layer i: ... */` comment before each call and the
+    copy to `output` closing acnet_invoke.
+    """
+    start = source.find("int acnet_invoke(")
+    end = source.find(_NETWORK_END, max(start, 0))
+    body, n = _LAYER_COMMENT.subn(lambda m: f"{m.group(1)}board_layer_mark({m.group(2)});\n{m.group(0)}",
+                                  source[start:end])
+    if start < 0 or end < 0 or n == 0:
+        raise ModelError("acnet.c does not have the generator's layer comments: cannot profile it")
+    return ('#include "board/board.h"\n' + source[:start] + body + "    board_layer_mark(-1);\n"
+            + source[end:])
+
+
+def profile_layers(build_dir: str | Path, target: str | Target, dsp: bool | None = None,
+                   timeout: float = DEFAULT_QEMU_TIMEOUT) -> tuple[FirmwareRun, list[int]]:
+    """Run the layer-profiling build in QEMU; returns the run and instructions per layer (vector 0).
+
+    Each mark costs a few dozen instructions of its own, booked to the layer that follows it.
+    """
+    t = get_target(target) if isinstance(target, str) else target
+    if t.qemu_machine is None:
+        raise ToolchainError(f"{t.name}: no QEMU machine to profile on")
+    fw = firmware_dir(build_dir)
+    fileio.write_text(fw / "acnet_profiled.c", profiled_source((fw / "acnet.c").read_text()))
+    run = run_qemu(build_firmware(build_dir, t, dsp=dsp, profile=True), t.qemu_machine, timeout=timeout)
+    layers = [int(m) for m in re.findall(r"^LAYER \d+ instructions=(\d+)", run.log, re.M)]
+    return run, layers
 
 
 # --- size ---------------------------------------------------------------------------------------

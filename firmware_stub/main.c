@@ -6,6 +6,8 @@
  *   VECTOR <i> class=<argmax> expected_class=<argmax> match=<0|1> max_abs_diff=<n> instructions=<n>
  *   OUTPUT <i> <o0> <o1> ...
  *   RESULT passed=<0|1> vectors=<n> mismatches=<n> instructions=<n> stack_used=<n> stack_size=<n>
+ * and, in the layer-profiling build (make PROFILE=1), after vector 0:
+ *   LAYER <i> instructions=<n>
  * `instructions` is the largest count of one inference over the vectors (0 on the host).
  *
  * The host build also has a streaming mode for `acdeploy eval --engine c`: `firmware --stream`
@@ -124,6 +126,14 @@ int main(int argc, char **argv) {
             put_int(output[i]);
         }
         board_puts("\n");
+#if defined(AC_PROFILE_LAYERS)
+        for (int layer = 0; v == 0 && layer < board_layer_count(); layer++) {
+            board_puts("LAYER ");
+            put_int(layer);
+            put_field("instructions", (int64_t)board_layer_instructions(layer));
+            board_puts("\n");
+        }
+#endif
     }
     uint32_t stack_used = board_stack_used();
     uint32_t stack_size = board_stack_size();

@@ -15,4 +15,13 @@ uint32_t board_stack_used(void);
 uint32_t board_stack_size(void);
 void board_exit(int code) __attribute__((noreturn));
 
+#if defined(AC_PROFILE_LAYERS)
+/* Per-layer instruction counts (make PROFILE=1): the profiling build marks the start of layer i
+ * with board_layer_mark(i) and the end of the network with board_layer_mark(-1). */
+#define AC_MAX_LAYERS 512
+void board_layer_mark(int layer);
+int board_layer_count(void);
+uint64_t board_layer_instructions(int layer);
+#endif
+
 #endif

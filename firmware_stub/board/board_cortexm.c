@@ -52,7 +52,28 @@ void board_init(void) {
 
 void board_puts(const char *s) { (void)semihost(SYS_WRITE0, s); }
 
-static uint32_t start_cvr, start_wraps;
+#define SCB_ICSR (*(volatile uint32_t *)0xE000ED04u)
+#define ICSR_PENDSTSET (1u << 26)
+
+/* SysTick ticks since the counter was started, wraps included. A wrap whose exception is still
+ * pending (taken a few instructions later) is counted from the pending bit. */
+static uint64_t ticks_now(void) {
+    uint32_t wraps, cvr, pending;
+    do {
+        wraps = systick_wraps;
+        cvr = SYST_CVR;
+        pending = SCB_ICSR & ICSR_PENDSTSET;
+    } while (wraps != systick_wraps);
+    if (pending && cvr > SYST_RELOAD / 2u) {
+        wraps++;
+    }
+    return (uint64_t)wraps * (SYST_RELOAD + 1u) + (SYST_RELOAD - cvr);
+}
+
+/* 1 instruction = 1 ns of virtual time; one tick = 1e9 / clock ns. */
+static uint64_t ticks_to_instructions(uint64_t ticks) { return ticks * 1000000000ull / AC_CPU_CLOCK_HZ; }
+
+static uint64_t start_ticks;
 
 void board_counter_start(void) {
     SYST_CSR = 0;
@@ -63,18 +84,37 @@ void board_counter_start(void) {
     /* Right after enabling, CVR still reads 0 until the first reload. */
     while (SYST_CVR == 0) {
     }
-    start_wraps = systick_wraps;
-    start_cvr = SYST_CVR;
+    start_ticks = ticks_now();
 }
 
 uint64_t board_counter_stop(void) {
-    uint32_t cvr = SYST_CVR;
-    uint32_t wraps = systick_wraps;
+    uint64_t ticks = ticks_now() - start_ticks;
     SYST_CSR = 0;
-    uint64_t ticks = (uint64_t)(wraps - start_wraps) * (SYST_RELOAD + 1u) + start_cvr - cvr;
-    /* 1 instruction = 1 ns of virtual time; one tick = 1e9 / clock ns. */
-    return ticks * 1000000000ull / AC_CPU_CLOCK_HZ;
+    return ticks_to_instructions(ticks);
 }
+
+#if defined(AC_PROFILE_LAYERS)
+static uint64_t layer_ticks[AC_MAX_LAYERS];
+static int current_layer = -1;
+static int layers_seen;
+static uint64_t layer_start;
+
+void board_layer_mark(int layer) {
+    uint64_t now = ticks_now();
+    if (current_layer >= 0 && current_layer < AC_MAX_LAYERS) {
+        layer_ticks[current_layer] += now - layer_start;
+    }
+    current_layer = layer;
+    if (layer >= layers_seen) {
+        layers_seen = layer + 1;
+    }
+    layer_start = ticks_now();
+}
+
+int board_layer_count(void) { return layers_seen; }
+
+uint64_t board_layer_instructions(int layer) { return ticks_to_instructions(layer_ticks[layer]); }
+#endif
 
 uint32_t board_stack_size(void) { return (uint32_t)((__stack_top__ - __stack_limit__) * 4); }
 
