@@ -49,11 +49,15 @@ int acnet_invoke(const int8_t *input, int8_t *output);
 #endif
 """)
     spin_loop = "for (volatile int forever = 1; forever;) {}" if spin else ""
-    fileio.write_text(fw_dir / "acnet.c", f"""#include "acnet.h"
+    # Laid out like the generator's output: a comment before each layer, the copy to `output` last.
+    fileio.write_text(fw_dir / "acnet.c", f"""#include <string.h>
+#include "acnet.h"
 static const int8_t weights[{N_OUT}][{N_IN}] = {{{_c_array(w)}}};
 static int32_t arena[{N_OUT}];
+static int8_t result[{N_OUT}];
 int acnet_invoke(const int8_t *input, int8_t *output) {{
     {spin_loop}
+    /* layer 0: FULLY_CONNECTED 'dot' */
     for (int o = 0; o < {N_OUT}; o++) {{
         int32_t acc = 0;
         for (int i = 0; i < {N_IN}; i++) {{
@@ -61,10 +65,12 @@ int acnet_invoke(const int8_t *input, int8_t *output) {{
         }}
         arena[o] = acc >> {SHIFT};
     }}
+    /* layer 1: CLAMP 'clamp' */
     for (int o = 0; o < {N_OUT}; o++) {{
         int32_t v = arena[o] < -128 ? -128 : arena[o] > 127 ? 127 : arena[o];
-        output[o] = (int8_t)v;
+        result[o] = (int8_t)v;
     }}
+    memcpy(output, result, {N_OUT});
     return 0;
 }}
 """)
