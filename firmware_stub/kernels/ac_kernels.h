@@ -68,12 +68,10 @@ void ac_max_pool(const ac_pool_params *p, const int8_t *input, int8_t *output);
 void ac_avg_pool(const ac_pool_params *p, const int8_t *input, int8_t *output);
 
 /* MEAN over any set of axes of a (up to) 4-D tensor. `reduce[d]` is 1 for a reduced axis.
- * When input and output quantization are equal TFLM takes an integer sum / count (truncating);
- * otherwise the count is folded into multiplier/shift offline, as TFLM's QuantizedMeanOrSum. */
+ * The element count is folded into multiplier/shift offline, as TFLM's QuantizedMeanOrSum. */
 typedef struct {
     int32_t dims[4];
     int32_t reduce[4];
-    int32_t same_quant;
     int32_t input_zp, output_zp;
     int32_t multiplier, shift; /* already divided by the element count */
 } ac_mean_params;

@@ -1,7 +1,7 @@
-/* MEAN int8 (TFLM reduce_common.cc EvalIntegerMean).
- *  - equal input/output quantization: integer sum / count, truncating (reference_ops::Mean);
- *  - otherwise QuantizedMeanOrSum: (sum - zp_in * count) requantized with a multiplier that
- *    already holds 1/count (folded offline exactly as TFLM folds it at run time).
+/* MEAN int8 (TFLM reduce_common.cc, reference QuantizedMeanOrSum): (sum - zp_in * count)
+ * requantized with a multiplier that already holds 1/count (folded offline with the integer
+ * steps TFLM runs at Eval). TFLM takes this path even when input and output quantization are
+ * equal (older versions divided the integer sum instead).
  * Iterates output elements and, for each, the reduced sub-box: no scratch buffer needed.
  */
 #include "ac_kernels.h"
@@ -32,11 +32,7 @@ void ac_mean(const ac_mean_params *p, const int8_t *input, int8_t *output)
             sum += input[(o[0] + r[0]) * stride[0] + (o[1] + r[1]) * stride[1] +
                          (o[2] + r[2]) * stride[2] + (o[3] + r[3]) * stride[3]];
         }
-        if (p->same_quant) {
-            v = sum / count;
-        } else {
-            v = ac_requant(sum - p->input_zp * count, p->multiplier, p->shift) + p->output_zp;
-        }
+        v = ac_requant(sum - p->input_zp * count, p->multiplier, p->shift) + p->output_zp;
         output[n++] = ac_clamp_s8(v, -128, 127);
     }
 }

@@ -40,7 +40,7 @@ static int32_t exp_quarter_interval(int32_t a)
     const int32_t x4 = ac_srdhm(x2, x2);
     const int32_t x4_over_4 = sat_mul_pot(x4, -2);
     const int32_t poly = sat_mul_pot(ac_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, -1);
-    return constant_term + ac_srdhm(constant_term, poly);
+    return constant_term + ac_srdhm(constant_term, x + poly);
 }
 
 /* exp(a) for a <= 0; a is F5 (26 fractional bits), the result F0. */

@@ -21,7 +21,7 @@ from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.deploy.vectors import make_vectors, tflm_interpreter
 
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-CFLAGS = ["-std=c99", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wconversion", *SANITIZE]
+CFLAGS = ["-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", "-Wconversion", *SANITIZE]
 
 
 @dataclass
@@ -74,30 +74,64 @@ def prepare(models: list[bytes], n_vectors: int = 3, seed: int = 0, inputs: list
 
 
 def _main_c(nets: list[Net]) -> str:
+    """A table of networks and one loop: keeps main.c small however many networks there are."""
     lines = ["#include <stdio.h>", "#include <string.h>", "#include <stdint.h>"]
     for n in nets:
         lines += [f'#include "{n.name}.h"', f'#include "{n.name}_vectors.h"']
-    lines += ["", "int main(void)", "{", "    static int8_t out[65536];", "    static float fout[65536];", "    int v, i;"]
+    lines += [
+        "",
+        "typedef struct {",
+        "    const char *name;",
+        "    int (*invoke)(const int8_t *, int8_t *);",
+        "    const int8_t *inputs;",
+        "    int n, in_size, out_size;",
+        "    int (*invoke_float)(const float *, float *);",
+        "    const float *float_inputs;",
+        "    int n_float;",
+        "} net_t;",
+        "",
+        "static const net_t nets[] = {",
+    ]
     for n in nets:
         P = n.name.upper()
-        lines += [
-            f"    for (v = 0; v < {P}_NUM_VECTORS; ++v) {{",
-            f"        if ({n.name}_invoke({n.name}_test_input[v], out) != 0) return 2;",
-            f'        printf("{n.name} %d", v);',
-            f'        for (i = 0; i < {P}_OUTPUT_SIZE; ++i) printf(" %d", out[i]);',
-            '        printf("\\n");',
-            "    }",
-        ]
         if n.float_inputs is not None:
-            lines += [
-                f"    for (v = 0; v < {len(n.float_inputs)}; ++v) {{",
-                f"        if ({n.name}_invoke_float({n.name}_float_input[v], fout) != 0) return 2;",
-                f'        printf("{n.name}_f %d", v);',
-                f"        for (i = 0; i < {P}_OUTPUT_SIZE; ++i) {{ uint32_t b; memcpy(&b, &fout[i], 4); printf(\" %u\", (unsigned)b); }}",
-                '        printf("\\n");',
-                "    }",
-            ]
-    lines += ["    (void)fout;", "    return 0;", "}", ""]
+            fl = f"{n.name}_invoke_float, &{n.name}_float_input[0][0], {len(n.float_inputs)}"
+        else:
+            fl = "NULL, NULL, 0"
+        lines.append(f'    {{"{n.name}", {n.name}_invoke, &{n.name}_test_input[0][0], {P}_NUM_VECTORS, '
+                     f"{P}_INPUT_SIZE, {P}_OUTPUT_SIZE, {fl}}},")
+    lines += [
+        "};",
+        "",
+        "int main(void)",
+        "{",
+        "    static int8_t out[1 << 16];",
+        "    static float fout[1 << 16];",
+        "    size_t k;",
+        "    int v, i;",
+        "    for (k = 0; k < sizeof(nets) / sizeof(nets[0]); ++k) {",
+        "        const net_t *t = &nets[k];",
+        "        for (v = 0; v < t->n; ++v) {",
+        "            if (t->invoke(t->inputs + v * t->in_size, out) != 0) return 2;",
+        '            printf("%s %d", t->name, v);',
+        '            for (i = 0; i < t->out_size; ++i) printf(" %d", out[i]);',
+        '            printf("\\n");',
+        "        }",
+        "        for (v = 0; v < t->n_float; ++v) {",
+        "            if (t->invoke_float(t->float_inputs + v * t->in_size, fout) != 0) return 2;",
+        '            printf("%s_f %d", t->name, v);',
+        "            for (i = 0; i < t->out_size; ++i) {",
+        "                uint32_t b;",
+        "                memcpy(&b, &fout[i], sizeof(b));",
+        '                printf(" %u", (unsigned)b);',
+        "            }",
+        '            printf("\\n");',
+        "        }",
+        "    }",
+        "    return 0;",
+        "}",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -119,6 +153,9 @@ def write_sources(nets: list[Net], work: Path) -> None:
             vec = vec.replace(f"#endif /* {n.name.upper()}_TEST_VECTORS_H */", _float_vectors(n) + f"\n#endif /* {n.name.upper()}_TEST_VECTORS_H */")
         (work / f"{n.name}_vectors.h").write_text(vec)
     (work / "main.c").write_text(_main_c(nets))
+    # One translation unit for all networks (their symbols are prefixed): one compiler process
+    # instead of hundreds keeps the sanitizer build to seconds.
+    (work / "all_nets.c").write_text("".join(f'#include "{n.name}.c"\n' for n in nets))
 
 
 def build_and_run(nets: list[Net], work: Path, dsp_emulate: bool = False,
@@ -126,7 +163,7 @@ def build_and_run(nets: list[Net], work: Path, dsp_emulate: bool = False,
     """Compile main.c + all networks + kernels; return int8 outputs and float-output bit patterns per net."""
     write_sources(nets, work)
     exe = work / ("run_dsp" if dsp_emulate else "run")
-    srcs = ["main.c", *[f"{n.name}.c" for n in nets], *sorted(str(p.relative_to(work)) for p in (work / "kernels").glob("*.c"))]
+    srcs = ["main.c", "all_nets.c", *sorted(str(p.relative_to(work)) for p in (work / "kernels").glob("*.c"))]
     flags = [*CFLAGS, *(["-DAC_DSP_EMULATE"] if dsp_emulate else []), *extra_flags]
     cc = subprocess.run(["gcc", *flags, "-I.", *srcs, "-o", exe.name], cwd=work, capture_output=True, text=True)
     if cc.returncode != 0:
