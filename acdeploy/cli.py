@@ -19,6 +19,7 @@ from acdeploy.errors import AcDeployError
 # Each module exposes COMMANDS: a list of click commands or groups.
 STAGE_CLI_MODULES = (
     "acdeploy.train.cli",
+    "acdeploy.train.train_cli",
     "acdeploy.compress.cli",
     "acdeploy.deploy.cli",
     "acdeploy.deploy.eval_cli",

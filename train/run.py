@@ -69,15 +69,18 @@ def _check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> 
 
 
 def _open_data(cfg, data_dir: str | None):
-    from acdeploy.featstore import open_features
+    from acdeploy.train.dataset import read_dataset
     from acdeploy.train.features import ensure_features
+
+    from acdeploy.featstore import open_features
 
     data_dir = data_dir or cfg.data.path
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
+    classes = read_dataset(data_dir).classes  # cheap: refuse a one-class dataset before extracting
+    if len(classes) < 2:
+        raise DataError(f"{data_dir}: the dataset has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2")
     fs = open_features(ensure_features(data_dir, cfg.features))
-    if len(fs.classes) < 2:
-        raise DataError(f"{data_dir}: the dataset has {len(fs.classes)} class ({', '.join(fs.classes)}); a classifier needs at least 2")
     train, evaluate = fs.subset("train"), fs.subset("evaluate")
     for name, part in (("train", train), ("evaluate", evaluate)):
         if len(part.labels) == 0:
@@ -121,11 +124,13 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
         teachers_models = [md.load_logits_model(d) for d in teacher_dirs]
 
     # From here on the run dir exists and is marked unfinished until the last file is written.
-    fileio.write_text(out / md.PARTIAL, "training run in progress; rerun the same command to resume\n")
+    # (run config first: a kill between the two writes still leaves a dir a rerun recognises)
     fileio.write_text(out / md.WORK / md.RUN_CONFIG, dump_yaml(cfg))
+    fileio.write_text(out / md.PARTIAL, "training run in progress; rerun the same command to resume\n")
 
-    tr_idx, val_idx = validation_split(train_fs.labels, identifiers(train_fs.filenames),
-                                       cfg.train.val_fraction, cfg.train.seed)
+    ids = getattr(train_fs, "identifiers", None)  # meta.csv's identifier; else parsed from file names
+    ids = identifiers(train_fs.filenames) if ids is None else np.asarray(ids)
+    tr_idx, val_idx = validation_split(train_fs.labels, ids, cfg.train.val_fraction, cfg.train.seed)
     std = Standardizer.fit(train_fs.x, tr_idx)
     batches = Batches(train_fs.x, train_fs.labels, train_fs.devices, tr_idx, len(train_fs.classes),
                       cfg.train.batch_size, std, cfg.augment, seed=cfg.train.seed)
