@@ -1,0 +1,163 @@
+"""Firmware benchmark: instructions per inference and per MAC of the generated C network on
+Cortex-M4 and Cortex-M7 in QEMU (-icount shift=0: instructions, not cycles), portable and DSP
+kernels, per layer kind; flash and RAM of our firmware vs the TFLM path (model array + arena).
+
+Model: the registry's default student (train/models.py, ModelConfig() defaults) on the default
+feature shape (40 mels x 51 frames, 1 s at 44.1 kHz), random initial weights, full-integer int8
+with a random representative set. Random weights do not change instruction counts (the kernels
+run the same loops whatever the values), only the accuracy, which this benchmark does not measure.
+
+    .venv/bin/python benchmarks/bench_firmware.py [--out runs/bench_firmware] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+TARGETS = ("cortex-m4", "cortex-m7")
+CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+def student_model(path: Path) -> Path:
+    """The default student, int8, cached at `path`."""
+    if path.exists():
+        return path
+    import tensorflow as tf
+    import tf_keras as keras
+    from acdeploy.train.config import DataConfig, FeatureConfig, ModelConfig
+    from acdeploy.train.features import n_frames
+    from acdeploy.train.models import build_model, inference_model
+
+    feats = FeatureConfig()
+    shape = (feats.n_mels, n_frames(feats, int(DataConfig().seconds * feats.sample_rate)), 1)
+    keras.utils.set_random_seed(0)
+    model = inference_model(build_model(ModelConfig(), shape, 10))
+    rng = np.random.default_rng(0)
+
+    def rep():
+        for _ in range(32):
+            yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    from acdeploy import fileio
+
+    fileio.write_bytes(path, conv.convert())
+    return path
+
+
+def measure(model_path: Path, out: Path) -> dict:
+    from acdeploy.deploy import firmware
+    from acdeploy.deploy.c_engine import write_network_project
+    from acdeploy.deploy.report import analyze
+    from acdeploy.deploy.targets import get_target
+    from acdeploy.deploy.tflite_reader import read_tflite
+
+    model = model_path.read_bytes()
+    graph = read_tflite(model)
+    report = analyze(graph, model_path, len(model), get_target("cortex-m4"))
+    write_network_project(model, out / "firmware", n_vectors=2)
+    layers = report["layers"]
+    results = {"model": str(model_path), "totals": report["totals"], "runs": []}
+    for target in TARGETS:
+        t = get_target(target)
+        for dsp in (True, False):
+            elf = firmware.build_firmware(out, t, dsp=dsp)
+            run = firmware.run_qemu(elf, t.qemu_machine, timeout=600)
+            _, per_layer = firmware.profile_layers(out, t, dsp=dsp, timeout=600)
+            by_op: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+            for row, n in zip(layers, per_layer, strict=True):
+                by_op[row["op"]][0] += n
+                by_op[row["op"]][1] += row["macs"]
+            size = firmware.firmware_size(elf)
+            results["runs"].append({
+                "target": target, "dsp": dsp, "passed": run.passed, "instructions": run.instructions,
+                "size": size.to_dict(), "by_op": dict(by_op),
+                "layers": [{"name": r["name"], "op": r["op"], "macs": r["macs"], "instructions": n}
+                           for r, n in zip(layers, per_layer, strict=True)],
+            })
+            print(f"{target} {'dsp' if dsp else 'portable'}: {run.instructions:,} instructions, "
+                  f"passed={run.passed}", file=sys.stderr)
+    return results
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
+
+
+def markdown(res: dict, command: str) -> str:
+    t = res["totals"]
+    macs = t["macs"]
+    first = res["runs"][0]["size"]
+    lines = [
+        f"Command: `{command}` (machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}; QEMU 7.2 `-icount shift=0`, arm-none-eabi-gcc 12.2 `-O2`).",
+        f"Model: the registry's default student (`student`, width 1, depth 1) on 40x51x1 log-mels, "
+        f"random initial weights, int8: {t['params']:,} parameters, {macs:,} MACs (Vela count), "
+        f"{t['layers']} layers. Counts are QEMU instructions (not cycles: no pipeline model).",
+        "",
+        "| target | kernels | instructions / inference | instructions / MAC | conv + depthwise instr. / MAC | outputs = TFLM |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in res["runs"]:
+        conv_i = sum(r["by_op"].get(op, [0, 0])[0] for op in CONV_OPS)
+        conv_m = sum(r["by_op"].get(op, [0, 0])[1] for op in CONV_OPS)
+        lines.append(f"| {r['target']} | {'DSP (SMLAD)' if r['dsp'] else 'portable'} | {r['instructions']:,} | "
+                     f"{_ratio(r['instructions'], macs)} | {_ratio(conv_i, conv_m)} | {'yes' if r['passed'] else 'NO'} |")
+    lines += ["", "Per layer, Cortex-M4 (instructions / MAC; instructions for ops without MACs; "
+              "`make PROFILE=1` marks between layers):", "",
+              "| # | op | layer | MACs | portable | DSP |", "| ---: | --- | --- | ---: | ---: | ---: |"]
+    m4 = {r["dsp"]: r for r in res["runs"] if r["target"] == "cortex-m4"}
+    for i, (port, dsp) in enumerate(zip(m4[False]["layers"], m4[True]["layers"], strict=True)):
+        cells = [_ratio(x["instructions"], x["macs"]) if x["macs"] else f"{x['instructions']:,}" for x in (port, dsp)]
+        name = port["name"].split(";")[0].split("/")[-2 if "/" in port["name"] else 0]
+        lines.append(f"| {i} | {port['op']} | {name} | {port['macs']:,} | {cells[0]} | {cells[1]} |")
+    lines += [
+        "",
+        "Memory, Cortex-M4 build (bytes; ours from `arm-none-eabi-size -A` of firmware.elf; TFLM from the report):",
+        "",
+        "| | flash | RAM |",
+        "| --- | ---: | ---: |",
+        f"| our firmware: code + weights / arena + stack + data | {first['flash_bytes']:,} "
+        f"({first['code']:,} + {first['weights']:,}) | {first['ram_bytes']:,} ({first['arena']:,} + "
+        f"{first['stack']:,} + {first['data'] + first['bss']:,}) |",
+        f"| TFLM: model array / arena (report estimate) | {t['model_bytes']:,} (+ runtime, estimated "
+        f"total {t['flash_bytes']:,}) | {t['arena_bytes']:,} |",
+        "",
+        "Ours includes startup, main and the kernels; the TFLM model array alone excludes the interpreter "
+        "(the report's estimate adds it). Our stack is the reserved 8 KiB, not the measured peak.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_firmware"))
+    ap.add_argument("--markdown", action="store_true", help="print the docs/BENCHMARKS.md section")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = student_model(args.out / "student_int8.tflite")
+    res = measure(model, args.out)
+    from acdeploy import fileio
+
+    fileio.write_json(args.out / "results.json", res)
+    if args.markdown:
+        print(markdown(res, "python benchmarks/bench_firmware.py --markdown"))
+    else:
+        print(json.dumps({r["target"] + ("/dsp" if r["dsp"] else "/portable"): r["instructions"]
+                          for r in res["runs"]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
