@@ -185,4 +185,6 @@ def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: di
     m = dcase_metrics(features.labels, prob, features.devices, features.classes, features.seen_devices)
     m["engine"] = engine
     m["model"] = name
+    # Per-clip classes, so runs on different engines can be compared clip by clip.
+    m["predictions"] = np.argmax(prob, axis=1).tolist()
     return m
