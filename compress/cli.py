@@ -19,13 +19,23 @@ def _teacher_list(teachers: str | None) -> list[str] | None:
     return [t for t in teachers.split(",") if t] if teachers else None
 
 
+def _dataset_of(model_dir: Path) -> str | None:
+    """The dataset a model dir was trained on (model_info.json), the default for --data."""
+    import json
+
+    try:
+        return json.loads((model_dir / "model_info.json").read_text()).get("dataset") or None
+    except (OSError, ValueError):
+        return None
+
+
 @compress_group.command("lth")
 @click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Finished dense student dir (from `acdeploy train student`); its config.yaml is the base config.")
 @click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]",
               help="Teacher dir(s) for KD during retraining (default: the student's own teachers).")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="DCASE-layout dataset dir (default: data.path of the student's config).")
+              help="DCASE-layout dataset dir (default: the one the student was trained on).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run dir (rerun the command to resume it).")
 @click.option("--control", "controls", multiple=True, type=click.Choice(["reinit", "oneshot"]),
@@ -50,7 +60,7 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
     cfg = load(base, sets, **over)
     from acdeploy.compress.lth import format_summary, lth_run
 
-    summary = lth_run(cfg, model_dir, str(data) if data else None, out, controls)
+    summary = lth_run(cfg, model_dir, str(data) if data else _dataset_of(model_dir), out, controls)
     click.echo(format_summary(summary))
     click.echo(f"{out}: summary.json, lth.png" + (f", ticket/ = {summary['ticket']}" if summary["ticket"] else ""))
 
@@ -59,7 +69,7 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
 @click.option("--model", "model_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Model dir: a trained student, an LTH level or RUN/ticket.")
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="DCASE-layout dataset dir (default: data.path).")
+              help="DCASE-layout dataset dir (default: data.path, else the one the model was trained on).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .tflite to write.")
 @click.option("--mode", type=click.Choice(["ptq", "qat", "pqat"]), default=None, help="quantize.mode")
 @click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]", help="qat/pqat: KD teacher dir(s) for the fine-tune.")
@@ -75,14 +85,14 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     info = md.read_info(model_dir)
     if out.suffix != ".tflite":
         raise ConfigError(f"--out {out}: expected a .tflite file name")
-    data_dir = str(data) if data else cfg.data.path
+    data_dir = str(data) if data else (cfg.data.path or _dataset_of(model_dir))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    from acdeploy.featstore import open_features
     from acdeploy.train.config import FeatureConfig
     from acdeploy.train.features import ensure_features
 
     from acdeploy.config import from_dict
+    from acdeploy.featstore import open_features
 
     feat = cfg.features
     if info.get("feature_config"):

@@ -12,7 +12,7 @@ from acdeploy.cli import config_options, load
 @click.command("eval")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="DCASE-layout dataset dir (default: data.path).")
+              help="DCASE-layout dataset dir (default: data.path, else the dataset in the model's model_info.json).")
 @click.option("--engine", default="litert", show_default=True,
               help="litert (LiteRT), litert-ref (LiteRT reference kernels), tflm (TFLite Micro runtime) "
                    "or c (the generated C network, built for the host with gcc).")
@@ -35,7 +35,7 @@ def eval_cmd(model, data, engine, split, json_out, config_path, sets):
         raise ModelError(f"unknown engine '{engine}'; choose one of: {', '.join(ev.ENGINES)}")
     ev.check_int8(ev.read_model(model), str(model))
     info = ev.model_info_for(model)
-    data_dir = str(data) if data else cfg.data.path
+    data_dir = str(data) if data else (cfg.data.path or (info or {}).get("dataset"))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
     # The features must be computed exactly as for training: the model's own settings win.
@@ -43,8 +43,9 @@ def eval_cmd(model, data, engine, split, json_out, config_path, sets):
     if info and info.get("feature_config"):
         known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
         feat_cfg = from_dict(FeatureConfig, known, where=f"{model} model_info", prefix="features")
-    from acdeploy.featstore import open_features
     from acdeploy.train.features import ensure_features
+
+    from acdeploy.featstore import open_features
 
     fs = open_features(ensure_features(data_dir, feat_cfg))
     part = fs.subset(split)
