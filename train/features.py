@@ -99,13 +99,12 @@ def extract_features(
     with atomic_dir(out) as tmp:
         tmp.chmod(0o755)  # mkdtemp makes it private; caches are shared like the dataset
         x = np.lib.format.open_memmap(tmp / FEATURES, mode="w+", dtype=np.float32, shape=shape)
-        bar = tqdm(total=len(index), desc="features", unit="clip", disable=not progress, leave=False)
         pos = 0
-        for block in ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)):
-            x[pos:pos + len(block)] = block
-            pos += len(block)
-            bar.update(len(block))
-        bar.close()
+        with tqdm(total=len(index), desc="features", unit="clip", disable=not progress, leave=False) as bar:
+            for block in ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)):
+                x[pos:pos + len(block)] = block
+                pos += len(block)
+                bar.update(len(block))
         x.flush()
         del x
         rows = zip(index.filenames, index.scene_labels, index.labels.tolist(), index.devices,

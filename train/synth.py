@@ -450,10 +450,9 @@ def synthesize(out: str | Path, spec: SynthSpec, workers: int = 0, progress: boo
         (tmp / "audio").mkdir()
         (tmp / "evaluation_setup").mkdir()
         jobs = [(tmp, spec, s) for s in segments]
-        bar = tqdm(total=n_files, desc="synth", unit="clip", disable=not progress, leave=False)
-        for written in ordered_map(_write_segment, jobs, worker_count(workers)):
-            bar.update(written)
-        bar.close()
+        with tqdm(total=n_files, desc="synth", unit="clip", disable=not progress, leave=False) as bar:
+            for written in ordered_map(_write_segment, jobs, worker_count(workers)):
+                bar.update(written)
         for name, text in _tables(segments).items():
             (tmp / name).write_text(text)
         (tmp / "README.txt").write_text(_README.format(spec=stamp))
