@@ -1,0 +1,231 @@
+"""The pipeline's final summary (terminal) and `report.md` / `report.html` (the same data, with
+the stages' PNGs), read from the artifacts each stage wrote; numpy/json only."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import click
+
+from acdeploy.errors import ModelError
+from acdeploy.fileio import write_text
+
+# LiteRT's optimized and reference FULLY_CONNECTED requantize in double (±1 LSB against TFLM),
+# which may flip an argmax where two classes are within one step; TFLM and the C network must agree exactly.
+EXACT_ENGINES = ("tflm", "c")
+MIN_AGREEMENT = 0.98
+
+
+def _json(p: Path) -> dict | None:
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def check_engines_agree(eval_dir: Path, engines: list[str]) -> dict:
+    """Predictions of every engine on the same clips: the bit-exact engines equal, the others nearly."""
+    preds = {}
+    for e in engines:
+        m = _json(eval_dir / f"{e}.json")
+        if m is None or "predictions" not in m:
+            raise ModelError(f"{eval_dir / (e + '.json')}: no predictions from engine {e}")
+        preds[e] = m["predictions"]
+    out = {}
+    ref = next((e for e in EXACT_ENGINES if e in preds), engines[0])
+    for e, p in preds.items():
+        agree = sum(a == b for a, b in zip(p, preds[ref], strict=True)) / max(len(p), 1)
+        out[e] = agree
+        need = 1.0 if (e in EXACT_ENGINES and ref in EXACT_ENGINES) else MIN_AGREEMENT
+        if agree < need:
+            raise ModelError(f"{eval_dir}: engine {e} agrees with {ref} on only {100 * agree:.1f} % of clips (need {100 * need:.0f} %)")
+    return out
+
+
+def collect(root: Path) -> dict:
+    """Everything the summary shows, from the run dir's artifacts (missing stages are left out)."""
+    d: dict = {"root": str(root), "models": [], "images": []}
+    for t in sorted(root.glob("teacher_*")):
+        m = _json(t / "metrics.json")
+        if m:
+            d["models"].append((f"teacher ({t.name})", m))
+            d["images"] += [t / "curves.png"]
+    sm = _json(root / "student" / "metrics.json")
+    if sm:
+        d["models"].append(("student (dense, KD)", sm))
+        d["images"] += [root / "student" / "curves.png", root / "student" / "confusion.png"]
+    summary = _json(root / "lth" / "summary.json")
+    if summary:
+        d["lth"] = summary
+        ticket = _json(root / "lth" / "ticket" / "metrics.json")
+        if ticket:
+            d["models"].append((f"ticket ({summary.get('ticket')})", ticket))
+        d["images"] += [root / "lth" / "lth.png"]
+    q = _json(root / "model_int8.json")
+    if q:
+        d["quantize"] = q
+    for e in ("tflm", "c", "litert", "litert-ref"):
+        m = _json(root / "eval" / f"{e}.json")
+        if m:
+            d["models"].append((f"int8 ({e})", m))
+            break
+    rep = _json(root / "build" / "report.json")
+    if rep:
+        d["build"] = rep
+        d["images"] += sorted((root / "build").glob("*.png"))
+    state = _json(root / "pipeline.json")
+    if state:
+        d["stages"] = {k: v.get("seconds") for k, v in state.get("stages", {}).items()}
+    d["images"] = [p for p in d["images"] if p.exists()]
+    return d
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return "-"
+    return f"{100 * v:.1f}" if pct else f"{v:.3f}"
+
+
+def _model_rows(d: dict) -> list[list[str]]:
+    rows = []
+    for name, m in d["models"]:
+        un = (m.get("unseen") or {})
+        rows.append([name, _fmt(m.get("accuracy"), True), _fmt(m.get("macro_accuracy"), True), _fmt(m.get("log_loss")),
+                     _fmt(un.get("accuracy"), True), _fmt(un.get("log_loss"))])
+    return rows
+
+
+def _device_rows(d: dict) -> tuple[list[str], list[list[str]]]:
+    devices = sorted({dev for _, m in d["models"] for dev in (m.get("per_device") or {})})
+    rows = [[name] + [_fmt((m.get("per_device") or {}).get(dev, {}).get("accuracy"), True) for dev in devices]
+            for name, m in d["models"]]
+    return devices, rows
+
+
+def _deploy_rows(d: dict) -> list[list[str]]:
+    rows = []
+    lth = d.get("lth")
+    if lth and lth.get("levels"):
+        dense = lth["levels"][0]
+        tk = next((r for r in lth["levels"] if r["name"] == lth.get("ticket")), None)
+        if tk:
+            ratio = dense["nonzero_params"] / max(tk["nonzero_params"], 1)
+            rows.append(["non-zero parameters (ticket / dense)", f"{tk['nonzero_params']:,} / {dense['nonzero_params']:,}"])
+            rows.append(["sparsity of the ticket", f"{100 * tk['sparsity']:.1f} %"])
+            rows.append(["compression (dense / non-zero parameters)", f"{ratio:.1f}x"])
+    b = d.get("build")
+    if b:
+        t = b.get("totals", {})
+        for k, label in (("params", "parameters (int8 model)"), ("nonzero_params", "non-zero parameters (int8 model)"),
+                         ("macs", "MACs per inference (Vela's count)"), ("arena_bytes", "TFLM arena (bytes)"),
+                         ("flash_bytes", "flash, TFLM path (bytes)")):
+            if k in t:
+                rows.append([label, f"{t[k]:,}"])
+        fw = b.get("firmware") or {}
+        for k, label in (("target", "firmware target"), ("machine", "QEMU machine"), ("passed", "firmware output equals TFLM"),
+                         ("instructions_per_inference", "instructions per inference"),
+                         ("instructions_per_mac", "instructions per MAC"), ("flash_bytes", "firmware flash (bytes)"),
+                         ("ram_bytes", "firmware RAM (bytes)")):
+            if k in fw and fw[k] is not None:
+                v = fw[k]
+                rows.append([label, f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))])
+        for bud in b.get("budgets", []):
+            rows.append([f"budget {bud['name']}", "ok" if bud.get("ok") else "OVER"])
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+MODEL_HEADER = ["model", "acc %", "macro %", "log loss", "unseen acc %", "unseen log loss"]
+
+
+def print_summary(root: Path, wall_seconds: float | None = None) -> None:
+    d = collect(root)
+    click.echo("")
+    if d["models"]:
+        click.echo(_table(MODEL_HEADER, _model_rows(d)))
+        devices, rows = _device_rows(d)
+        if devices:
+            click.echo("\naccuracy % per device")
+            click.echo(_table(["model"] + devices, rows))
+    rows = _deploy_rows(d)
+    if rows:
+        click.echo("")
+        click.echo(_table(["deployment", "value"], rows))
+    if wall_seconds is not None:
+        click.echo(f"\nrun dir {root} ({wall_seconds:.0f} s this time); report: {root / 'report.md'}")
+
+
+def _md_table(header, rows) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def write_report(root: Path) -> None:
+    d = collect(root)
+    devices, dev_rows = _device_rows(d)
+    parts = [f"# acdeploy pipeline report: {root.name}", "",
+             "Accuracy and log loss on the evaluate fold (DCASE metrics; macro = class-wise average).", "",
+             _md_table(MODEL_HEADER, _model_rows(d)), ""]
+    if devices:
+        parts += ["## Accuracy per device (%)", "", _md_table(["model"] + devices, dev_rows), ""]
+    if d.get("lth"):
+        lv = d["lth"]["levels"] + d["lth"].get("branches", [])
+        parts += ["## Lottery-ticket levels", "",
+                  _md_table(["level", "sparsity %", "non-zero params", "non-zero int8 bytes", "acc %", "log loss", "unseen acc %"],
+                            [[r["name"], _fmt(r["sparsity"], True), r["nonzero_params"], r["nonzero_bytes_int8"],
+                              _fmt(r["accuracy"], True), _fmt(r["log_loss"]), _fmt(r.get("unseen_accuracy"), True)] for r in lv]),
+                  "", f"Ticket: {d['lth'].get('ticket')} ({d['lth'].get('rule')})", ""]
+    rows = _deploy_rows(d)
+    if rows:
+        parts += ["## Deployment", "", _md_table(["", "value"], rows), ""]
+    if d.get("stages"):
+        parts += ["## Stage times (s, last run of each)", "",
+                  _md_table(["stage", "seconds"], [[k, v if v is not None else "-"] for k, v in d["stages"].items()]), ""]
+    if d["images"]:
+        parts += ["## Figures", ""] + [f"![{p.relative_to(root)}]({p.relative_to(root)})" for p in d["images"]]
+    md = "\n".join(parts) + "\n"
+    write_text(root / "report.md", md)
+    write_text(root / "report.html", _html(md, root.name))
+
+
+def _html(md: str, title: str) -> str:
+    """A minimal Markdown-to-HTML for our own report (tables, headings, images, paragraphs)."""
+    out, in_table = [], False
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+                out.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
+            else:
+                out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            out.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            out.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("!["):
+            src = line[line.index("(") + 1:-1]
+            out.append(f'<p><img src="{html.escape(src)}" alt="{html.escape(src)}" style="max-width:100%"></p>')
+        elif line.strip():
+            out.append(f"<p>{html.escape(line)}</p>")
+    if in_table:
+        out.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
