@@ -1,0 +1,137 @@
+"""Training benchmark: teacher, KD student and no-KD student over several seeds, plus the DCASE
+2022 baseline CNN with and without device-robust augmentation, on the default synthetic data.
+
+    .venv/bin/python benchmarks/bench_train.py [--out runs/bench_train] [--seeds 0 1 2] [--epochs 20]
+
+Every run is an ordinary `acdeploy train` model dir under --out, so an interrupted benchmark
+resumes where it stopped. Prints the markdown for the "Training" section of docs/BENCHMARKS.md
+and writes it to OUT/training.md (with the raw figures in OUT/results.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from acdeploy.fileio import write_json, write_text
+from acdeploy.schema import load_config
+
+NO_DEVICE_AUG = {"augment.device_eq": False, "augment.freq_mixstyle": False}
+
+
+def _run(role: str, data: Path, out: Path, overrides: dict) -> dict:
+    from acdeploy.train.run import train_run
+
+    t0 = time.time()
+    done_before = (out / "metrics.json").exists() and not (out / ".partial").exists()
+    train_run(load_config(None, overrides), role, str(data), out)
+    m = json.loads((out / "metrics.json").read_text())
+    info = json.loads((out / "model_info.json").read_text())
+    timing = out / "bench_seconds.json"
+    if not done_before:
+        write_json(timing, {"seconds": time.time() - t0})
+    seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else float("nan")
+    return {
+        "acc": m["accuracy"], "macro": m["macro_accuracy"], "log_loss": m["log_loss"],
+        "seen_acc": m["seen"]["accuracy"], "unseen_acc": m["unseen"]["accuracy"],
+        "seen_ll": m["seen"]["log_loss"], "unseen_ll": m["unseen"]["log_loss"],
+        "params": info["params"], "macs": info["macs"], "seconds": seconds,
+        "per_device": {d: v["accuracy"] for d, v in m["per_device"].items()},
+        "n_train": info["n_train"], "n_val": info["n_val"], "n_eval": m["n"], "best_epoch": info["best_epoch"],
+    }
+
+
+def _mean_sd(rows: list[dict], key: str) -> str:
+    v = np.array([r[key] for r in rows], dtype=float)
+    pct = key.endswith("acc") or key == "macro"
+    v = 100 * v if pct else v
+    fmt = "{:.1f}" if pct else "{:.3f}"
+    return (fmt + " ± " + fmt).format(v.mean(), v.std()) if len(v) > 1 else fmt.format(v[0])
+
+
+def _table(groups: dict[str, list[dict]]) -> str:
+    head = ("| model | acc % | macro acc % | log loss | unseen acc % | unseen log loss | seen acc % | params | MACs | wall s |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines = [head]
+    for name, rows in groups.items():
+        if not rows:
+            continue
+        lines.append(f"| {name} | {_mean_sd(rows, 'acc')} | {_mean_sd(rows, 'macro')} | {_mean_sd(rows, 'log_loss')} | "
+                     f"{_mean_sd(rows, 'unseen_acc')} | {_mean_sd(rows, 'unseen_ll')} | {_mean_sd(rows, 'seen_acc')} | "
+                     f"{rows[0]['params']:,} | {rows[0]['macs'] / 1e6:.2f} M | {np.mean([r['seconds'] for r in rows]):.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_train"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--epochs", type=int, default=20, help="epochs of every run")
+    ap.add_argument("--teacher-epochs", type=int, default=None, help="teacher epochs (default: --epochs)")
+    ap.add_argument("--teacher-width", type=float, default=1.0)
+    ap.add_argument("--teacher-depth", type=int, default=2, help="blocks per stage (registry default 2: 1.6 M params)")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--data", type=Path, default=None, help="dataset dir (default: OUT/data, synthesised with defaults)")
+    args = ap.parse_args()
+    out = args.out
+    data = args.data or out / "data"
+    if not (data / "meta.csv").exists():
+        from acdeploy.cli import main as cli
+
+        if cli(["data", "synth", str(data)]) != 0:
+            return 1
+    base = {"train.epochs": args.epochs}
+    groups: dict[str, list[dict]] = {"teacher": [], "student, KD": [], "student, no KD": [],
+                                     "dcase2022_baseline, device aug": [], "dcase2022_baseline, no device aug": []}
+    results = out / "results.json"
+    teacher_arch = {"teacher.width": args.teacher_width, "teacher.depth": args.teacher_depth}
+    # The KD comparison first (teacher, KD student, no-KD student per seed), then the baselines.
+    for seed in args.seeds:
+        s = {**base, "train.seed": seed}
+        t_dir = out / f"teacher_s{seed}"
+        groups["teacher"].append(_run("teacher", data, t_dir, {**s, **teacher_arch, "train.epochs": args.teacher_epochs or args.epochs}))
+        groups["student, KD"].append(_run("student", data, out / f"student_kd_s{seed}", {**s, "distill.teachers": [str(t_dir)]}))
+        groups["student, no KD"].append(_run("student", data, out / f"student_nokd_s{seed}", {**s, "distill.enabled": False}))
+        write_json(results, groups)
+        print(_table(groups), file=sys.stderr)
+    for seed in [] if args.skip_baseline else args.seeds:
+        bl = {**base, "train.seed": seed, "student.name": "dcase2022_baseline", "distill.enabled": False}
+        groups["dcase2022_baseline, device aug"].append(_run("student", data, out / f"baseline_aug_s{seed}", bl))
+        groups["dcase2022_baseline, no device aug"].append(_run("student", data, out / f"baseline_noaug_s{seed}", {**bl, **NO_DEVICE_AUG}))
+        write_json(results, groups)
+        print(_table(groups), file=sys.stderr)
+    kd, nokd = groups["student, KD"], groups["student, no KD"]
+    d_acc = 100 * (np.mean([r["acc"] for r in kd]) - np.mean([r["acc"] for r in nokd]))
+    d_ll = np.mean([r["log_loss"] for r in kd]) - np.mean([r["log_loss"] for r in nokd])
+    r0 = groups["teacher"][0]
+    cpu = subprocess.run(["sh", "-c", "nproc"], capture_output=True, text=True).stdout.strip()
+    md = "\n".join([
+        f"Command: `.venv/bin/python benchmarks/bench_train.py --epochs {args.epochs}"
+        f"{f' --teacher-epochs {args.teacher_epochs}' if args.teacher_epochs else ''} --teacher-depth {args.teacher_depth}"
+        f" --seeds {' '.join(map(str, args.seeds))}`"
+        f" (machine: {cpu} CPU cores shared with other jobs, {platform.machine()}, no GPU; wall times include that sharing).",
+        f"Data: `acdeploy data synth` defaults, {r0['n_train']} train / {r0['n_val']} validation clips (train fold, held out by "
+        f"location) and {r0['n_eval']} evaluate-fold clips; metrics on the evaluate fold; unseen = devices s4-s6.",
+        f"Mean ± standard deviation over {len(args.seeds)} seeds; every run {args.epochs} epochs, cosine schedule, Adam 1e-3, "
+        "batch 32, default augmentation (mixup, SpecAugment, device EQ, Freq-MixStyle, gain, shift); KD with a = 0.98, T = 2 "
+        "from the same seed's teacher. Params are deployed parameters (BatchNorm folded), MACs the Keras-side count for one "
+        "1 s input.",
+        "",
+        _table(groups),
+        "",
+        f"KD minus no-KD (student): {d_acc:+.1f} accuracy points, {d_ll:+.3f} log loss.",
+    ])
+    write_text(out / "training.md", md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
