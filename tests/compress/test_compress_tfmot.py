@@ -85,3 +85,19 @@ def test_rewind_restores_exact_values():
             np.testing.assert_array_equal(now[key], v * mask[layer])
         else:  # biases, BN statistics, depthwise kernel
             np.testing.assert_array_equal(now[key], v)
+
+
+def test_m_by_n_with_a_fixed_mask():
+    """TF-MOT's sparsity_m_by_n (2 zeros in every 4 input channels) on top of our fixed mask."""
+    from acdeploy.compress.masks import m_by_n_keep
+
+    model = tiny_model()
+    fixed = prune(tw.kernels(model), None, 0.3, "layer")
+    pruned = tw.wrap(model, m_by_n=(2, 4))
+    tw.install_mask(pruned, fixed)
+    _fit(pruned, tw.pruning_callbacks(pruned, fixed), epochs=1)
+    k = tw.kernels(tw.strip(pruned))
+    for name in ("c2", "fc"):  # c1 has a single input channel: groups of 1 keep their weight
+        assert not np.any(k[name][fixed[name] == 0])
+        keep = m_by_n_keep(k[name], 2, 4)
+        assert not np.any(k[name][keep == 0]), f"{name}: more than 2 non-zeros in a group of 4"
