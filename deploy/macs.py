@@ -12,12 +12,14 @@ unless the op is depthwise or pooling) for every NPU op Vela lowers a TFLite op 
 | MEAN over H,W | Depthwise with an IHxIW kernel + Mul | OH*OW*C*IH*IW |
 | SOFTMAX | MaxPool (row max) + ReduceSum + elementwise | 2*C per row |
 | CONCATENATION | one MemoryCopy (1x1 pooling) per input | elements of each input that its producer cannot write in place |
-| PAD | fused into a following conv/depthwise/pool; else a MemoryCopy | 0 or input elements |
-| ADD, RESHAPE, QUANTIZE/DEQUANTIZE (CPU) | elementwise / removed | 0 |
+| PAD | fused into a following CONV_2D/DEPTHWISE_CONV_2D; else MemoryCopy + 4 border fills | 0, or input elements (unless written in place) + border elements |
+| QUANTIZE int8 -> int8 (requantize) | MemoryCopy | output elements |
+| ADD, RESHAPE, float QUANTIZE/DEQUANTIZE (CPU) | elementwise / removed | 0 |
 
-A producer writes straight into its slice of the concatenation (no copy) when the concat is its
-only consumer and it is an operator (not a graph input or constant): checked against `vela` on
-the test models.
+A producer writes straight into its slice of the concatenation or padded tensor (no copy) when
+that copy is its only consumer and it is an operator (not a graph input or constant). The PAD and
+CONCATENATION rules were derived from `vela` runs on small converter models (concat of a graph
+input, of two single-use convs; PAD before MAX_POOL, AVERAGE_POOL, ADD, DEPTHWISE_CONV_2D).
 
 `nessi_macs` counts as the DCASE calculator NeSsi does for a .tflite (tflite_tools/tflite_model.py
 `_macs_for_op`): like Vela for conv/depthwise/pooling, but FULLY_CONNECTED uses the input's last
@@ -85,9 +87,28 @@ def _softmax(graph: Graph, op: Operator) -> int:
     return 2 * _prod(graph.tensor(op.outputs[0]).shape)
 
 
+def _vela_pad(graph: Graph, op: Operator, consumers, in_place) -> int:
+    users = consumers.get(op.outputs[0], [])
+    if len(users) == 1 and users[0].opcode in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return 0  # folded into the convolution's own padding
+    # A MemoryCopy of the input into the middle (unless written in place) plus four fills of the
+    # border: top/bottom bands span the output width, left/right bands the output height.
+    _, oh, ow, c = _nhwc(graph.tensor(op.outputs[0]).shape)
+    pads = graph.tensor(op.inputs[1]).data.reshape(-1, 2)[-3:]
+    (top, bottom), (left, right) = pads[0], pads[1]
+    fills = int(top + bottom) * ow * c + int(left + right) * oh * c
+    copy = 0 if in_place(op.inputs[0]) else _prod(graph.tensor(op.inputs[0]).shape)
+    return copy + fills
+
+
 def vela_macs(graph: Graph) -> list[int]:
     """MACs per operator as Vela 5.2 counts them (0 for ops Vela leaves to the CPU)."""
     consumers, producers = _consumers(graph), _producers(graph)
+
+    def in_place(i: int) -> bool:
+        # An operator whose only consumer is a copy writes straight into the copy's output.
+        return i in producers and len(consumers.get(i, [])) == 1
+
     out = []
     for op in graph.operators:
         kind = op.opcode
@@ -104,13 +125,11 @@ def vela_macs(graph: Graph) -> list[int]:
         elif kind == "SOFTMAX":
             m = _softmax(graph, op)
         elif kind == "CONCATENATION":
-            m = sum(_prod(graph.tensor(i).shape) for i in op.inputs
-                    if not (i in producers and len(consumers.get(i, [])) == 1))
+            m = sum(_prod(graph.tensor(i).shape) for i in op.inputs if not in_place(i))
         elif kind == "PAD":
-            users = consumers.get(op.outputs[0], [])
-            fused = len(users) == 1 and users[0].opcode in (
-                "CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D")
-            m = 0 if fused else _prod(graph.tensor(op.inputs[0]).shape)
+            m = _vela_pad(graph, op, consumers, in_place)
+        elif kind == "QUANTIZE" and graph.tensor(op.inputs[0]).dtype != "float32":
+            m = _prod(graph.tensor(op.outputs[0]).shape)  # a requantizing copy on the NPU
         else:
             m = 0
         out.append(int(m))

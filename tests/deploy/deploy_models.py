@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("mixed", "floatio", "mnv2", "tanh", "dilated", "float", "twosig")
+MODELS = ("mixed", "copies", "floatio", "mnv2", "tanh", "dilated", "float", "twosig")
 
 
 def _quantize(model, shape, *, int8_io=True, seed=0) -> bytes:
@@ -58,6 +58,22 @@ def mixed_model(shape=(16, 16, 3), classes=10, width=8, seed=0):
     return model
 
 
+def copies_model(seed=0):
+    """PAD and CONCATENATION that Vela must copy (graph input) or can write in place, ADD, RESHAPE."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    x_in = keras.Input((8, 8, 4))
+    a = L.AveragePooling2D(2)(L.ZeroPadding2D(((1, 2), (0, 3)))(x_in))  # pads the graph input
+    b = L.MaxPooling2D(2)(L.ZeroPadding2D(1)(L.Conv2D(4, 1)(x_in)))  # pads a single-use conv output
+    y = L.Concatenate()([a, b])
+    z = L.Concatenate()([x_in, L.Conv2D(4, 3, padding="same")(x_in)])  # concatenates the graph input
+    z = L.Conv2D(8, 4, activation="relu")(z)
+    x = L.Dense(3)(L.Flatten()(L.Add()([y, z])))
+    return keras.Model(x_in, L.Softmax()(x))
+
+
 def sized_model(params=128_000, shape=(40, 51, 1), classes=10, seed=0):
     """A plain int8 CNN with about `params` weights (for the report benchmark)."""
     import tf_keras as keras
@@ -85,6 +101,8 @@ def _build(name: str) -> bytes:
     L = keras.layers
     if name == "mixed":
         return _quantize(mixed_model(), (16, 16, 3))
+    if name == "copies":
+        return _quantize(copies_model(), (8, 8, 4))
     if name == "floatio":
         return _quantize(mixed_model(seed=1), (16, 16, 3), int8_io=False, seed=1)
     if name == "mnv2":
