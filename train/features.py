@@ -11,6 +11,10 @@ The exact computation per clip (the firmware front end must match it):
         power=2.0, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=False, norm="slaney")
     features = np.log(mel + cfg.log_offset).astype(np.float32)   # [n_mels, 1 + n // hop_length]
 
+`logmel` computes exactly that call's two steps (power STFT, then the Slaney mel filterbank
+librosa.filters.mel) with a matrix product instead of librosa's slower einsum; the tests check
+it against the direct call.
+
 Defaults are the DCASE 2022 baseline's: 44.1 kHz, n_fft 2048, 40 ms Hamming window, 20 ms hop,
 40 mels, giving 40 x 51 per one-second clip.
 
@@ -23,6 +27,7 @@ renamed into place, so an interrupted run leaves no partial cache and a rerun st
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -32,6 +37,7 @@ import numpy as np
 from acdeploy.train.config import FeatureConfig
 from acdeploy.train.dataset import DatasetIndex, clip_samples, load_audio, read_dataset
 from acdeploy.train.parallel import ordered_map, worker_count
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from acdeploy.featstore import FEATURES, INDEX, INFO, write_index_text
@@ -52,19 +58,32 @@ def n_frames(cfg: FeatureConfig, n_samples: int) -> int:
     return 1 + n_samples // cfg.hop_length  # center=True
 
 
+@functools.lru_cache(maxsize=8)
+def _mel_basis(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    return librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=False, norm="slaney")
+
+
 def logmel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """float32 [n_mels, frames] log-mel of mono audio `y` at cfg.sample_rate (see module doc)."""
-    mel = librosa.feature.melspectrogram(
-        y=y, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
-        win_length=cfg.win_length, window=cfg.window, center=True, pad_mode="constant",
-        power=2.0, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax, htk=False, norm="slaney",
-    )
+    """float32 [n_mels, frames] log-mel of mono audio `y` at cfg.sample_rate (see module doc).
+
+    The two steps of librosa.feature.melspectrogram (power STFT, then the mel filterbank) with
+    the filterbank applied as a BLAS matrix product: the same numbers up to float rounding, ~8x
+    faster than librosa's einsum, which matters at 230k clips.
+    """
+    spec = np.abs(librosa.stft(
+        y, n_fft=cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.win_length,
+        window=cfg.window, center=True, pad_mode="constant",
+    )) ** 2.0
+    mel = _mel_basis(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax) @ spec
     return np.log(mel + cfg.log_offset).astype(np.float32)
 
 
 def _extract_chunk(job: tuple[Path, tuple[str, ...], FeatureConfig, int]) -> np.ndarray:
     root, names, cfg, n_samples = job
-    return np.stack([logmel(load_audio(root / name, cfg.sample_rate, n_samples), cfg) for name in names])
+    # One BLAS thread per process: the parallelism is over clips, and a multi-threaded BLAS on
+    # these tiny products spins for ~10x the work on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return np.stack([logmel(load_audio(root / name, cfg.sample_rate, n_samples), cfg) for name in names])
 
 
 def cache_key(index: DatasetIndex, cfg: FeatureConfig) -> str:
