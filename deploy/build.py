@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acdeploy.deploy import c_array, firmware_step, report_md
+from acdeploy.deploy import c_array, firmware_step, network_step, report_md
 from acdeploy.deploy.budgets import Budget, resolve_budgets
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.ops import check_supported, resolver_ops
@@ -75,7 +75,8 @@ def write_report(ctx: BuildContext) -> None:
 
 Step = Callable[[BuildContext], None]
 # The firmware project goes in every build dir; its --run step needs the generated network first.
-STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, firmware_step.run_step,
+STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, network_step.write_network,
+                     firmware_step.run_step,
                      write_report, firmware_step.markdown_step]
 
 

@@ -340,6 +340,12 @@ def _io(graph: Graph) -> tuple[list[Operator], int, int, Operator | None, Operat
     return ops, core_in, core_out, q, dq
 
 
+def core_io(graph: Graph) -> tuple[int, int]:
+    """Tensor indices of the int8 core's input and output (inside any QUANTIZE/DEQUANTIZE)."""
+    _, core_in, core_out, _, _ = _io(graph)
+    return core_in, core_out
+
+
 def check_supported(graph: Graph) -> None:
     """Raise ModelError naming the first layer the generator cannot compile."""
     ops, *_ = _io(graph)
@@ -366,6 +372,12 @@ def check_supported(graph: Graph) -> None:
             y = graph.tensor(op.outputs[0])
             if _zp(y) != -128 or abs(_scale(y) - 1.0 / 256) > 1e-9:
                 raise _unsupported(op, "int8 softmax output must have scale 1/256 and zero point -128")
+            x = graph.tensor(op.inputs[0])
+            try:
+                quant.softmax_params(float(op.options.get("beta", 1.0)), _scale(x))
+            except ValueError:
+                raise _unsupported(op, f"input scale {_scale(x):.3g} x beta is below 2^-26: TFLite Micro's "
+                                   "int8 softmax rejects it (the logits carry no information)") from None
 
 
 def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,

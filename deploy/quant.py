@@ -43,11 +43,10 @@ def quantize_multiplier_smaller_than_one(real: float) -> tuple[int, int]:
 
 
 def quantize_multiplier_greater_than_one(real: float) -> tuple[int, int]:
-    """QuantizeMultiplierGreaterThanOne (SOFTMAX): shift must be >= 0."""
-    m, s = quantize_multiplier(real)
-    if s < 0:
-        raise ValueError(f"multiplier {real} is below one")
-    return m, s
+    """QuantizeMultiplierGreaterThanOne (SOFTMAX): TFLM checks real > 1 (and aborts otherwise)."""
+    if not real > 1.0:
+        raise ValueError(f"multiplier {real} is not above one")
+    return quantize_multiplier(real)
 
 
 def activation_range(activation: str | None, scale: float, zero_point: int) -> tuple[int, int]:

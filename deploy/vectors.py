@@ -32,10 +32,9 @@ def tflm_interpreter(model_bytes: bytes, graph: Graph, preserve: bool = False):
 
 
 def _core_io(graph: Graph) -> tuple[int, int]:
-    from acdeploy.deploy.codegen import _io
+    from acdeploy.deploy.codegen import core_io
 
-    _, core_in, core_out, _, _ = _io(graph)
-    return core_in, core_out
+    return core_io(graph)
 
 
 def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 4, seed: int = 0,
@@ -45,7 +44,10 @@ def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 
     `inputs`: real samples shaped like the model input (float for a float-input model, int8
     otherwise), or None for `n` uniform random int8 inputs from `seed`.
     """
+    from acdeploy.deploy.codegen import check_supported
+
     graph = graph or read_tflite(model_bytes)
+    check_supported(graph)  # TFLM aborts the process on some models the generator rejects cleanly
     gin, gout = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     core_in, core_out = _core_io(graph)
     xq = graph.tensor(core_in)

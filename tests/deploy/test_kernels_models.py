@@ -1,0 +1,84 @@
+"""Whole networks through the generated C, bit-exact with TFLite Micro: tf_keras MobileNetV2
+(weights=None, 32x32x3, alpha=0.35) and every model of our registry (train/models.py), each
+converted to full int8 with the real TFLite converter, all linked into one ASan/UBSan binary
+and run with the portable and the (emulated) DSP kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_harness import build_and_run, mismatches, prepare
+
+REGISTRY_INPUT = (40, 51, 1)  # one DCASE 2022 clip: 40 mels x 51 frames
+
+
+def _int8(model, shape, seed=0) -> bytes:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(8):
+            yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert()
+
+
+def _models() -> dict[str, bytes]:
+    import tf_keras as keras
+    from acdeploy.train.config import ModelConfig
+    from acdeploy.train.models import REGISTRY, build_model, inference_model
+
+    keras.utils.set_random_seed(0)
+    # classifier_activation=None: with random weights the logits' int8 scale is ~1e-8, below
+    # what TFLM's int8 softmax accepts (it aborts); softmax itself is covered by the op suite.
+    mnv2 = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10,
+                                          classifier_activation=None)
+    # Random weights with BatchNorm's initial statistics shrink the activations layer by layer
+    # until the int8 output is constant. One training-mode pass with momentum 0 sets each
+    # BatchNorm's moving statistics to real batch statistics, so activations stay well scaled.
+    for layer in mnv2.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    mnv2(np.random.default_rng(1).normal(0, 1, (16, 32, 32, 3)).astype(np.float32), training=True)
+    out = {"mobilenet_v2": _int8(mnv2, (32, 32, 3))}
+    for name in REGISTRY:
+        m = inference_model(build_model(ModelConfig(name=name, width=0.5, depth=1), REGISTRY_INPUT, 10))
+        out[name] = _int8(m, REGISTRY_INPUT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def networks(tmp_path_factory):
+    models = _models()
+    nets = prepare(list(models.values()), n_vectors=3, seed=7)
+    work = tmp_path_factory.mktemp("kernels_models")
+    return {"names": list(models), "nets": nets,
+            "portable": build_and_run(nets, work / "portable")[0],
+            "dsp": build_and_run(nets, work / "dsp", dsp_emulate=True)[0]}
+
+
+def test_registry_and_mobilenet_present(networks):
+    assert networks["names"][0] == "mobilenet_v2"
+    assert {"dcase2022_baseline", "teacher", "student"} <= set(networks["names"])
+    ops = {op.opcode for n in networks["nets"] for op in n.graph.operators}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"} <= ops
+
+
+@pytest.mark.parametrize("path", ["portable", "dsp"])
+def test_networks_bit_exact_with_tflm(networks, path):
+    bad = mismatches(networks["nets"], networks[path])
+    assert bad == [], dict(zip(networks["names"], bad, strict=False))
+
+
+def test_outputs_are_informative(networks):
+    """Different inputs give different outputs (a network stuck on a constant proves little)."""
+    for name, n in zip(networks["names"], networks["nets"], strict=True):
+        assert len({bytes(r) for r in n.expected}) > 1, name
