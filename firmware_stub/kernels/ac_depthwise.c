@@ -61,9 +61,9 @@ static void dw_channels4(const ac_conv_params *p, const int8_t *in_img, int32_t 
             xv = ac_load4(in_img + (iy * p->in_w + ix) * p->in_c + c);
             wv = ac_load4(p->filter + (ky * p->k_w + kx) * p->out_c + c);
             xe = ac_sxtab16(xo, xv);            /* channels c, c+2 */
-            xd = ac_sxtab16(xo, ac_ror8(xv));   /* channels c+1, c+3 */
+            xd = ac_sxtab16_ror8(xo, xv);       /* channels c+1, c+3 */
             we = ac_sxtab16(0, wv);
-            wd = ac_sxtab16(0, ac_ror8(wv));
+            wd = ac_sxtab16_ror8(0, wv);
             a0 = ac_smlabb(xe, we, a0);
             a2 = ac_smlatt(xe, we, a2);
             a1 = ac_smlabb(xd, wd, a1);

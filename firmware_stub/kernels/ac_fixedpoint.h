@@ -81,6 +81,13 @@ static inline int32_t ac_smlatt(int32_t a, int32_t b, int32_t acc)
 {
     return acc + (int32_t)(int16_t)(uint16_t)((uint32_t)a >> 16) * (int32_t)(int16_t)(uint16_t)((uint32_t)b >> 16);
 }
+static inline int32_t ac_sxtab16_ror8(int32_t a, int32_t b)
+{
+    const uint32_t u = (uint32_t)b;
+    return ac_sxtab16(a, (int32_t)((u >> 8) | (u << 24)));
+}
+static inline int32_t ac_sxtb16(int32_t b) { return ac_sxtab16(0, b); }
+static inline int32_t ac_sxtb16_ror8(int32_t b) { return ac_sxtab16_ror8(0, b); }
 #elif defined(__ARM_FEATURE_DSP) && !defined(AC_NO_DSP)
 #define AC_USE_DSP 1
 #include <arm_acle.h>
@@ -88,6 +95,21 @@ static inline int32_t ac_smlatt(int32_t a, int32_t b, int32_t acc)
 #define ac_smlad(a, b, c) __smlad((a), (b), (c))
 #define ac_smlabb(a, b, c) __smlabb((a), (b), (c))
 #define ac_smlatt(a, b, c) __smlatt((a), (b), (c))
+/* SXTAB16 with its operand rotated by 8 (bytes 1 and 3) in one instruction: gcc does not fold
+ * a separate rotate into the intrinsic, so spell the shifted-operand form out. */
+static inline int32_t ac_sxtab16_ror8(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+#define ac_sxtb16(b) __sxtb16(b)
+static inline int32_t ac_sxtb16_ror8(int32_t b)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(b));
+    return r;
+}
 #else
 #define AC_USE_DSP 0
 #endif
