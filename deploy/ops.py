@@ -192,11 +192,11 @@ def layer_label(op: Operator) -> str:
 
 
 def is_float_model(graph: Graph) -> bool:
-    """True when the model computes in float: float weights, or no int8 tensor at all."""
+    """True when the model computes in float: float weights or float activations into a
+    conv/depthwise/FC layer (float and dynamic-range models), or no int8 tensor at all."""
     for op in graph.operators:
         if op.opcode in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and len(op.inputs) > 1:
-            w = graph.tensor(op.inputs[1])
-            if w.dtype in ("float32", "float16"):
+            if {graph.tensor(op.inputs[0]).dtype, graph.tensor(op.inputs[1]).dtype} & {"float32", "float16"}:
                 return True
     return not any(t.dtype == "int8" for t in graph.tensors)
 
@@ -222,7 +222,7 @@ def check_supported(graph: Graph, where: str) -> None:
     """Raise ModelError (one line) if the model is float or uses what the C runtime lacks."""
     if is_float_model(graph):
         raise ModelError(
-            f"{where}: the model is float, not int8; quantize it to full-integer int8 first "
+            f"{where}: the model is float, not full-integer int8; quantize it first "
             "(`acdeploy compress quantize`, or the TFLite converter with a representative dataset "
             "and TFLITE_BUILTINS_INT8)")
     found = problems(graph)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("mixed", "copies", "floatio", "mnv2", "tanh", "dilated", "float", "twosig")
+MODELS = ("mixed", "copies", "floatio", "mnv2", "tanh", "dilated", "float", "hybrid", "twosig")
 
 
 def _quantize(model, shape, *, int8_io=True, seed=0) -> bytes:
@@ -120,6 +120,12 @@ def _build(name: str) -> bytes:
         x_in = keras.Input((8, 8, 2))
         m = keras.Model(x_in, L.Dense(4)(L.Flatten()(L.Conv2D(4, 3)(x_in))))
         return tf.lite.TFLiteConverter.from_keras_model(m).convert()
+    if name == "hybrid":  # dynamic-range quantization: int8 weights, float activations
+        x_in = keras.Input((8, 8, 2))
+        m = keras.Model(x_in, L.Dense(4)(L.Flatten()(L.Conv2D(4, 3)(x_in))))
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        return conv.convert()
     if name == "twosig":
         class Two(tf.Module):
             def __init__(self):

@@ -13,7 +13,7 @@ from deploy_models import model_zoo
 
 from acdeploy.cli import main
 
-NAMES = ["mixed", "floatio", "tanh", "dilated", "float", "twosig"]
+NAMES = ["mixed", "floatio", "tanh", "dilated", "float", "hybrid", "twosig"]
 
 DUMP_C = r"""
 #include <stdint.h>
@@ -116,7 +116,8 @@ def _bad(tmp_path, name: str, content: bytes):
     ("truncated", "truncated"),
     ("tanh", "/Tanh' (TANH #1): operator TANH is not supported"),
     ("dilated", "SPACE_TO_BATCH_ND"),
-    ("float", "the model is float, not int8"),
+    ("float", "the model is float, not full-integer int8"),
+    ("hybrid", "the model is float, not full-integer int8"),
     ("twosig", "2 subgraphs"),
     ("missing", "model file not found"),
 ])
