@@ -126,9 +126,10 @@ def chart(report: dict, path: Path) -> None:
 def dcase_block(report: dict) -> str:
     """The `system: complexity:` block of a DCASE Task 1 submission's <label>.meta.yaml.
 
-    Field names: the submission checker of DCASE 2021 requires `total_parameters`,
-    `total_parameters_non_zero` and `model_size` under system.complexity; the 2022-2024
-    templates add `macs` (per the task's MAC counting) to the same block.
+    Field names: a public DCASE Task 1 submission meta-data checker (found with the code search)
+    lists `total_parameters`, `total_parameters_non_zero` and `model_size` as the required fields
+    of system.complexity; `macs` is the field the 2022-2024 templates add for the MAC limit
+    (from memory of those templates, not re-verified here: check the year's template).
     """
     t = report["totals"]
     return "\n".join([
