@@ -237,32 +237,37 @@ def _smooth_db(f: np.ndarray, points: list[tuple[float, float, float]], tilt: fl
     return np.interp(np.maximum(f, 20.0), grid, db)
 
 
+def _rumble_power(f: np.ndarray, f0: float, rng) -> np.ndarray:
+    """Power spectrum of an engine-like harmonic series: narrow lines at h * f0 whose width
+    (2 % of the frequency) stands for a slow pitch wobble."""
+    power = np.zeros_like(f)
+    f0 = float(np.clip(f0, 25, 200))
+    bin_hz = f[1] - f[0]
+    for h in range(1, 9):
+        fc = h * f0
+        if fc * 1.05 >= f[-1]:
+            break
+        w = max(0.02 * fc, bin_hz)
+        lo, hi = np.searchsorted(f, [fc - 4 * w, fc + 4 * w])
+        power[lo:hi] += (rng.uniform(0.3, 1.0) / h) ** 2 * np.exp(-0.5 * ((f[lo:hi] - fc) / w) ** 2)
+    return power
+
+
 def _background(rng, p: dict, n: int, sr: int) -> np.ndarray:
+    """Coloured noise (tilt and band emphasis) plus the harmonic rumble `p["rumble"]` dB below
+    it, shaped in one spectrum, with a slow amplitude modulation; unit RMS."""
     f = np.fft.rfftfreq(n, 1 / sr)
     db = _smooth_db(f, [(150, p["low"], 1.2), (800, p["mid"], 1.5), (4000, p["high"], 1.5)], p["tilt"])
-    db -= 40 * (f < 20)  # no DC / infrasound
-    spec = np.fft.rfft(rng.standard_normal(n)) * 10 ** (db / 20)
-    x = np.fft.irfft(spec, n)
+    noise_power = 10 ** (db / 10) * (f >= 20)  # no DC / infrasound
+    noise_power /= noise_power.sum()
+    rumble = _rumble_power(f, p["f0"], rng)
+    if rumble.sum() > 0:
+        noise_power += 10 ** (p["rumble"] / 10) * rumble / rumble.sum()
+    x = np.fft.irfft(np.fft.rfft(rng.standard_normal(n)) * np.sqrt(noise_power), n)
     t = np.arange(n) / sr
     am = 1 + np.clip(p["am_depth"], 0, 0.9) * np.sin(2 * np.pi * max(p["am_rate"], 0.1) * t + rng.uniform(0, 2 * np.pi))
-    return x * am
-
-
-def _rumble(rng, f0: float, n: int, sr: int) -> np.ndarray:
-    """Engine-like harmonic series with a slow pitch wobble; harmonics as powers of one phasor
-    (cheaper than a sine per harmonic)."""
-    t = np.arange(n) / sr
-    f0 = float(np.clip(f0, 25, 200))
-    wobble = 1 + 0.02 * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t + rng.uniform(0, 6.3))
-    z = np.exp(2j * np.pi * np.cumsum(f0 * wobble) / sr)
-    zh = np.ones(n, dtype=np.complex128)
-    out = np.zeros(n, dtype=np.complex128)
-    for h in range(1, 9):
-        if h * f0 * 1.05 >= sr / 2:
-            break
-        zh *= z
-        out += rng.uniform(0.3, 1.0) / h * np.exp(1j * rng.uniform(0, 6.3)) * zh
-    return out.imag
+    x = x * am
+    return x / _rms(x)
 
 
 def _chirp(rng, sr):
@@ -310,11 +315,15 @@ def _passby(rng, sr):
     return env * (low + env**2 * noise * 0.5)
 
 
+@functools.lru_cache(maxsize=8)
+def _speech_band(sr: int) -> np.ndarray:
+    return scipy.signal.butter(2, [300, min(3000, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
+
+
 def _babble(rng, sr):
     k = int(rng.uniform(0.5, 1.5) * sr)
     t = np.arange(k) / sr
-    sos = scipy.signal.butter(2, [300, min(3000, 0.45 * sr)], btype="bandpass", fs=sr, output="sos")
-    x = scipy.signal.sosfilt(sos, rng.standard_normal(k))
+    x = scipy.signal.sosfilt(_speech_band(sr), rng.standard_normal(k))
     syll = np.abs(np.sin(2 * np.pi * rng.uniform(2.0, 3.0) * t + rng.uniform(0, 3.1))) ** 2
     return x * syll * np.hanning(k)
 
@@ -332,10 +341,7 @@ def render_scene(seed: int, seg: Segment, n: int, sr: int, difficulty: float) ->
     rng = np.random.default_rng(np.random.SeedSequence([seed, 3, seg.index]))
     spread = 0.5 + difficulty
     p = dict(zip(_BG_KEYS, loc_p + spread * _BG_CLIP_SD * rng.standard_normal(len(_BG_KEYS)), strict=True))
-    bg = _background(rng, p, n, sr)
-    bg *= 1.0 / _rms(bg)
-    rumble = _rumble(rng, p["f0"], n, sr)
-    x = bg + 10 ** (p["rumble"] / 20) * rumble / _rms(rumble)
+    x = _background(rng, p, n, sr)
     for e, make in enumerate(_EVENT_MAKERS):
         count = rng.poisson(loc_rates[e] * n / sr)
         for _ in range(count):
