@@ -153,7 +153,7 @@ def main() -> None:
 
     fileio.write_json(args.out / "results.json", res)
     if args.markdown:
-        print(markdown(res, "python benchmarks/bench_firmware.py --markdown"))
+        print(markdown(res, ".venv/bin/python benchmarks/bench_firmware.py --markdown"))
     else:
         print(json.dumps({r["target"] + ("/dsp" if r["dsp"] else "/portable"): r["instructions"]
                           for r in res["runs"]}, indent=1))
