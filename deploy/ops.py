@@ -128,6 +128,16 @@ def _softmax_output(g: Graph, op: Operator) -> str | None:
     return None
 
 
+def _softmax_input(g: Graph, op: Operator) -> str | None:
+    # PreprocessSoftmaxScaling: beta * input_scale * 2^(31 - 5) goes through
+    # QuantizeMultiplierGreaterThanOne, which TFLM aborts on unless it is above one.
+    q = g.tensor(op.inputs[0]).quant
+    real = float(op.options.get("beta", 1.0)) * (float(q.scale[0]) if q is not None else 0.0) * 2.0 ** 26
+    if real > 1.0:
+        return None
+    return f"SOFTMAX input scale {float(q.scale[0]) if q is not None else 0:.3g} is below 2^-26 (logits nearly constant)"
+
+
 def _graph_input(g: Graph, op: Operator) -> str | None:
     return None if op.inputs[0] in g.inputs else "QUANTIZE inside the graph (a requantization) is not supported"
 
@@ -170,7 +180,9 @@ SUPPORTED: dict[str, OpSpec] = {s.opcode: s for s in (
     OpSpec("ADD", "AddAdd", (_INT8, _ACT, Constraint(_equal_shapes, "the C runtime adds tensors of equal shape only"))),
     OpSpec("RESHAPE", "AddReshape", (_INT8,)),
     OpSpec("SOFTMAX", "AddSoftmax", (_INT8, Constraint(
-        _softmax_output, "TFLM's int8 softmax writes probabilities with scale 1/256, zero point -128"))),
+        _softmax_output, "TFLM's int8 softmax writes probabilities with scale 1/256, zero point -128"),
+        Constraint(_softmax_input, "TFLM's int8 softmax needs beta * input scale * 2^26 > 1 and aborts otherwise; "
+                   "calibrate with representative data that gives the logits a real range"))),
     OpSpec("PAD", "AddPad", (_INT8, Constraint(_const_input(1, "int32", "paddings"), "paddings must be a constant int32 tensor"))),
     OpSpec("CONCATENATION", "AddConcatenation", (_INT8, _ACT, _SAMEQ)),
     OpSpec("QUANTIZE", "AddQuantize", (
