@@ -41,18 +41,25 @@ def _models() -> dict[str, bytes]:
     # what TFLM's int8 softmax accepts (it aborts); softmax itself is covered by the op suite.
     mnv2 = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10,
                                           classifier_activation=None)
-    # Random weights with BatchNorm's initial statistics shrink the activations layer by layer
-    # until the int8 output is constant. One training-mode pass with momentum 0 sets each
-    # BatchNorm's moving statistics to real batch statistics, so activations stay well scaled.
-    for layer in mnv2.layers:
+    out = {"mobilenet_v2": _int8(_calibrate_batchnorm(mnv2, (32, 32, 3)), (32, 32, 3))}
+    for name in REGISTRY:
+        logits = _calibrate_batchnorm(build_model(ModelConfig(name=name, width=0.5, depth=1), REGISTRY_INPUT, 10),
+                                      REGISTRY_INPUT)
+        out[name] = _int8(inference_model(logits), REGISTRY_INPUT)
+    return out
+
+
+def _calibrate_batchnorm(model, shape):
+    """Random weights with BatchNorm's initial statistics shrink the activations layer by layer
+    until the int8 output is constant. One training-mode pass with momentum 0 sets each
+    BatchNorm's moving statistics to real batch statistics, so activations stay well scaled."""
+    import tf_keras as keras
+
+    for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = 0.0
-    mnv2(np.random.default_rng(1).normal(0, 1, (16, 32, 32, 3)).astype(np.float32), training=True)
-    out = {"mobilenet_v2": _int8(mnv2, (32, 32, 3))}
-    for name in REGISTRY:
-        m = inference_model(build_model(ModelConfig(name=name, width=0.5, depth=1), REGISTRY_INPUT, 10))
-        out[name] = _int8(m, REGISTRY_INPUT)
-    return out
+    model(np.random.default_rng(1).normal(0, 1, (16, *shape)).astype(np.float32), training=True)
+    return model
 
 
 @pytest.fixture(scope="module")
