@@ -138,3 +138,19 @@ def test_macs_per_second_from_model_info(zoo, tmp_path):
     t = analyze(g, model, len(data), info=inf)["totals"]
     assert t["input_seconds"] == pytest.approx(10.0, abs=0.01)
     assert t["macs_per_second"] == -(-t["macs"] * 44100 // (16 * 27563))
+
+
+def test_report_and_build_never_import_tensorflow(zoo, tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from acdeploy.cli import main\n"
+        f"assert main(['report', {str(zoo['mixed'])!r}, '--out', {str(tmp_path / 'r')!r}]) == 0\n"
+        f"assert main(['build', '--model', {str(zoo['mixed'])!r}, '--out', {str(tmp_path / 'b')!r}]) == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras'))\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
