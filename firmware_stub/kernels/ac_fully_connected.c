@@ -8,7 +8,7 @@
 #include "ac_dot.h"
 #include "ac_fixedpoint.h"
 
-static int8_t fc_finish(const ac_fc_params *p, int32_t acc, int32_t oc)
+static inline int8_t fc_finish(const ac_fc_params *p, int32_t acc, int32_t oc)
 {
     const int32_t k = p->per_channel ? oc : 0;
     if (p->bias) {
@@ -18,8 +18,11 @@ static int8_t fc_finish(const ac_fc_params *p, int32_t acc, int32_t oc)
     return ac_clamp_s8(acc, p->act_min, p->act_max);
 }
 
-void ac_fully_connected(const ac_fc_params *p, const int8_t *input, int8_t *output)
+void ac_fully_connected(const ac_fc_params *params, const int8_t *input, int8_t *output)
 {
+    /* A local copy: int8 stores may alias anything, which would reload every field. */
+    const ac_fc_params local = *params;
+    const ac_fc_params *p = &local;
     int32_t r, oc;
     for (r = 0; r < p->rows; ++r) {
         const int8_t *x = input + r * p->in_depth;
