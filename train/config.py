@@ -10,7 +10,7 @@ from acdeploy.config import field
 @dataclass
 class DataConfig:
     path: str = field("", help="DCASE-layout dataset directory (meta.csv, evaluation_setup/, audio/); empty = make the synthetic one")
-    clips_per_class: int = field(100, help="synthetic data: clips per scene class")
+    clips_per_class: int = field(100, help="synthetic data: WAV files per scene class, all devices and splits together")
     seconds: float = field(1.0, help="synthetic data: clip length in seconds")
     sample_rate: int = field(44100, help="synthetic data: sample rate of the written WAVs")
     seed: int = field(0, help="synthetic data: generator seed (same seed, same bytes)")

@@ -145,16 +145,16 @@ def device_chains(difficulty: float = 0.5) -> dict[str, Device]:
     for i, name in enumerate(("s1", "s2", "s3", "s4", "s5", "s6")):
         wide = i >= 3  # unseen devices: stronger band limits, resonances and compression
         n_eq = int(rng.integers(3, 5) if wide else rng.integers(2, 4))
-        eq_db = 6.0 if wide else 4.0
+        eq_db = 5.0 if wide else 4.0
         eqs = tuple(
             (float(np.exp(rng.uniform(np.log(200), np.log(8000)))), float(rng.uniform(-eq_db, eq_db) * k), float(rng.uniform(0.5, 1.5)))
             for _ in range(n_eq)
         )
         chains[name] = Device(
             name,
-            hp_hz=float(rng.uniform(150, 350) if wide else rng.uniform(80, 200)),
+            hp_hz=float(rng.uniform(120, 300) if wide else rng.uniform(80, 200)),
             hp_order=int(rng.integers(3, 5) if wide else rng.integers(2, 4)),
-            lp_hz=float(rng.uniform(5000, 9000) if wide else rng.uniform(8000, 15000)),
+            lp_hz=float(rng.uniform(6000, 10000) if wide else rng.uniform(8000, 15000)),
             lp_order=4,
             res_hz=float(rng.uniform(4000, 8000) if wide else rng.uniform(6000, 12000)),
             res_db=float((rng.uniform(4, 9) if wide else rng.uniform(2, 6)) * k),
