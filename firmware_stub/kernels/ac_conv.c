@@ -52,8 +52,37 @@ static inline void conv_channels(const ac_conv_params *p, const int8_t *in_img, 
     }
 }
 
-/* Runs of taps are listed in small fixed arrays; larger kernels are processed in chunks. */
+/* Runs of taps are listed in small fixed arrays; taller kernels take the general path. */
 #define AC_CONV_MAX_RUNS 16
+
+/* Pointwise (1x1, ungrouped, no padding): the bulk of the MACs in inverted-residual networks.
+ * Each output pixel is a set of dot products over one contiguous input pixel, so the loop has
+ * nothing to set up per tap. */
+static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c;
+    const int32_t x_off = p->input_offset;
+    int32_t b, oy, ox, oc;
+    for (b = 0; b < p->batches; ++b) {
+        for (oy = 0; oy < p->out_h; ++oy) {
+            const int8_t *in_row = input + ((b * p->in_h + oy * p->stride_h) * p->in_w) * in_c;
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int8_t *x = in_row + ox * p->stride_w * in_c;
+                const int8_t *w = p->filter;
+                for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
+                    int32_t acc0 = 0, acc1 = 0;
+                    ac_dot2(x, w, w + in_c, in_c, x_off, 0, &acc0, &acc1);
+                    output[oc] = conv_finish(p, acc0, oc);
+                    output[oc + 1] = conv_finish(p, acc1, oc + 1);
+                }
+                if (oc < out_c) {
+                    output[oc] = conv_finish(p, ac_dot(x, w, in_c, x_off, 0, 0), oc);
+                }
+                output += out_c;
+            }
+        }
+    }
+}
 
 void ac_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output)
 {
@@ -64,6 +93,11 @@ void ac_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output
     /* Whole kernel rows are contiguous runs when not grouped and not dilated along x. */
     const int32_t row_runs = (p.dil_w == 1 && groups == 1);
     int32_t b, oy, ox;
+    if (p.k_h == 1 && p.k_w == 1 && groups == 1 && p.pad_top == 0 && p.pad_left == 0 &&
+        (p.out_h - 1) * p.stride_h < p.in_h && (p.out_w - 1) * p.stride_w < p.in_w) {
+        conv_pointwise(&p, input, output);
+        return;
+    }
     for (b = 0; b < p.batches; ++b) {
         const int8_t *in_img = input + b * p.in_h * p.in_w * p.in_c;
         for (oy = 0; oy < p.out_h; ++oy) {
