@@ -40,6 +40,7 @@ from acdeploy.train.parallel import ordered_map, worker_count
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from acdeploy.errors import DataError
 from acdeploy.featstore import FEATURES, INDEX, INFO, write_index_text
 from acdeploy.fileio import atomic_dir
 
@@ -107,6 +108,10 @@ def extract_features(
     out = Path(cache if cache is not None else default_cache_root(dataset_dir)) / key
     if (out / INFO).is_file():
         return out, True
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # e.g. a read-only copy of a real dataset
+        raise DataError(f"{out.parent}: cannot create the feature cache ({e.strerror}); pass --cache DIR") from None
     first = index.split.index("train") if "train" in index.split else 0
     n_samples = clip_samples(index.root / index.filenames[first], cfg.sample_rate)
     shape = (len(index), cfg.n_mels, n_frames(cfg, n_samples))

@@ -107,3 +107,10 @@ def test_wrong_config_key(layout, tmp_path, capsys):
     _fails(capsys, FEATURES + [str(layout), "--config", str(cfg)], str(cfg), "features.hopp")
     _fails(capsys, ["data", "synth", str(tmp_path / "s"), "--seconds", "-1"], "data.seconds")
     assert _features_dir(layout) == [] and not (tmp_path / "s").exists()
+
+
+def test_unwritable_cache_location(layout, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    _fails(capsys, FEATURES + [str(layout), "--cache", str(blocker / "cache")] + sets(FEAT_16K),
+           "cannot create the feature cache", "--cache")
