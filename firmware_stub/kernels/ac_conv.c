@@ -56,29 +56,51 @@ static inline void conv_channels(const ac_conv_params *p, const int8_t *in_img, 
 #define AC_CONV_MAX_RUNS 16
 
 /* Pointwise (1x1, ungrouped, no padding): the bulk of the MACs in inverted-residual networks.
- * Each output pixel is a set of dot products over one contiguous input pixel, so the loop has
- * nothing to set up per tap. */
+ * Output pixels are taken two at a time and channels two at a time (ac_dot2x2), so each
+ * loaded input word serves two weight rows and each weight word two pixels. */
+static const int8_t *pointwise_pixel(const ac_conv_params *p, const int8_t *input, int32_t b, int32_t q)
+{
+    const int32_t oy = q / p->out_w, ox = q - oy * p->out_w;
+    return input + ((b * p->in_h + oy * p->stride_h) * p->in_w + ox * p->stride_w) * p->in_c;
+}
+
 static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t in_c = p->in_c, out_c = p->out_c;
+    const int32_t in_c = p->in_c, out_c = p->out_c, pixels = p->out_h * p->out_w;
     const int32_t x_off = p->input_offset;
-    int32_t b, oy, ox, oc;
+    int32_t b, q, oc;
     for (b = 0; b < p->batches; ++b) {
-        for (oy = 0; oy < p->out_h; ++oy) {
-            const int8_t *in_row = input + ((b * p->in_h + oy * p->stride_h) * p->in_w) * in_c;
-            for (ox = 0; ox < p->out_w; ++ox) {
-                const int8_t *x = in_row + ox * p->stride_w * in_c;
-                const int8_t *w = p->filter;
+        for (q = 0; q < pixels; q += 2) {
+            const int8_t *x0 = pointwise_pixel(p, input, b, q);
+            const int8_t *w = p->filter;
+            int8_t *out0 = output + (b * pixels + q) * out_c;
+            if (q + 1 < pixels) {
+                const int8_t *x1 = pointwise_pixel(p, input, b, q + 1);
+                int8_t *out1 = out0 + out_c;
                 for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
-                    int32_t acc0 = 0, acc1 = 0;
-                    ac_dot2(x, w, w + in_c, in_c, x_off, 0, &acc0, &acc1);
-                    output[oc] = conv_finish(p, acc0, oc);
-                    output[oc + 1] = conv_finish(p, acc1, oc + 1);
+                    int32_t acc[4];
+                    ac_dot2x2(x0, x1, w, w + in_c, in_c, x_off, acc);
+                    out0[oc] = conv_finish(p, acc[0], oc);
+                    out0[oc + 1] = conv_finish(p, acc[1], oc + 1);
+                    out1[oc] = conv_finish(p, acc[2], oc);
+                    out1[oc + 1] = conv_finish(p, acc[3], oc + 1);
                 }
                 if (oc < out_c) {
-                    output[oc] = conv_finish(p, ac_dot(x, w, in_c, x_off, 0, 0), oc);
+                    int32_t acc0 = 0, acc1 = 0;
+                    ac_dot2(w, x0, x1, in_c, 0, x_off, &acc0, &acc1); /* one row, two pixels */
+                    out0[oc] = conv_finish(p, acc0, oc);
+                    out1[oc] = conv_finish(p, acc1, oc);
                 }
-                output += out_c;
+            } else {
+                for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
+                    int32_t acc0 = 0, acc1 = 0;
+                    ac_dot2(x0, w, w + in_c, in_c, x_off, 0, &acc0, &acc1);
+                    out0[oc] = conv_finish(p, acc0, oc);
+                    out0[oc + 1] = conv_finish(p, acc1, oc + 1);
+                }
+                if (oc < out_c) {
+                    out0[oc] = conv_finish(p, ac_dot(x0, w, in_c, x_off, 0, 0), oc);
+                }
             }
         }
     }

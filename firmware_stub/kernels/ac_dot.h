@@ -94,4 +94,38 @@ static inline void ac_dot2(const int8_t *x, const int8_t *w0, const int8_t *w1, 
     *acc1 = a1;
 }
 
+/* Two input vectors (two output pixels) against two weight rows: four accumulators
+ * acc[2 * pixel + row]. Per 16 MACs on the DSP path: 4 loads, 8 sign extensions, 8 SMLAD. */
+static inline void ac_dot2x2(const int8_t *x0, const int8_t *x1, const int8_t *w0, const int8_t *w1,
+                             int32_t n, int32_t x_off, int32_t acc[4])
+{
+    int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0, i = 0;
+#if AC_USE_DSP
+    const int32_t xo = ac_dup16(x_off);
+    for (; i + 4 <= n; i += 4) {
+        const int32_t p0 = ac_load4(x0 + i), p1 = ac_load4(x1 + i);
+        const int32_t v0 = ac_load4(w0 + i), v1 = ac_load4(w1 + i);
+        const int32_t p0a = ac_sxtab16(xo, p0), p0b = ac_sxtab16_ror8(xo, p0);
+        const int32_t p1a = ac_sxtab16(xo, p1), p1b = ac_sxtab16_ror8(xo, p1);
+        const int32_t v0a = ac_sxtb16(v0), v0b = ac_sxtb16_ror8(v0);
+        const int32_t v1a = ac_sxtb16(v1), v1b = ac_sxtb16_ror8(v1);
+        a00 = ac_smlad(p0b, v0b, ac_smlad(p0a, v0a, a00));
+        a01 = ac_smlad(p0b, v1b, ac_smlad(p0a, v1a, a01));
+        a10 = ac_smlad(p1b, v0b, ac_smlad(p1a, v0a, a10));
+        a11 = ac_smlad(p1b, v1b, ac_smlad(p1a, v1a, a11));
+    }
+#endif
+    for (; i < n; ++i) {
+        const int32_t q0 = (int32_t)x0[i] + x_off, q1 = (int32_t)x1[i] + x_off;
+        a00 += q0 * w0[i];
+        a01 += q0 * w1[i];
+        a10 += q1 * w0[i];
+        a11 += q1 * w1[i];
+    }
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
+}
+
 #endif /* AC_DOT_H */
