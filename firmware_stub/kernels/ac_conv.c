@@ -64,6 +64,11 @@ static const int8_t *pointwise_pixel(const ac_conv_params *p, const int8_t *inpu
     return input + ((b * p->in_h + oy * p->stride_h) * p->in_w + ox * p->stride_w) * p->in_c;
 }
 
+/* Kept out of line: inlined into ac_conv2d it shares one register allocation with the general
+ * path and its inner loop spills. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
     const int32_t in_c = p->in_c, out_c = p->out_c, pixels = p->out_h * p->out_w;
