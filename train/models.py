@@ -23,6 +23,16 @@ def _keras():
     return tf_keras
 
 
+# PyTorch's BatchNorm momentum (0.1, i.e. Keras 0.9): the Keras default 0.99 leaves the moving
+# statistics near their initial values after the few hundred steps of a small dataset, and the
+# inference-mode model then collapses to near-constant logits.
+BN_MOMENTUM = 0.9
+
+
+def _bn(name: str):
+    return _keras().layers.BatchNormalization(momentum=BN_MOMENTUM, name=name)
+
+
 def _channels(base: int, width: float, model: str) -> int:
     c = int(round(base * width))
     if c < 1:
@@ -33,7 +43,7 @@ def _channels(base: int, width: float, model: str) -> int:
 def _conv_bn_relu(x, filters, kernel, strides=1, relu=True, name=""):
     L = _keras().layers
     x = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}conv")(x)
-    x = L.BatchNormalization(name=f"{name}bn")(x)
+    x = _bn(f"{name}bn")(x)
     return L.ReLU(name=f"{name}relu")(x) if relu else x
 
 
@@ -46,13 +56,13 @@ def dcase2022_baseline(input_shape, n_classes: int, cfg: ModelConfig):
     c1, c2 = _channels(16, cfg.width, cfg.name), _channels(32, cfg.width, cfg.name)
     inp = L.Input(shape=input_shape, name="logmel")
     x = L.Conv2D(c1, 7, padding="same", name="conv1")(inp)
-    x = L.ReLU(name="relu1")(L.BatchNormalization(name="bn1")(x))
+    x = L.ReLU(name="relu1")(_bn("bn1")(x))
     x = L.Conv2D(c1, 7, padding="same", name="conv2")(x)
-    x = L.ReLU(name="relu2")(L.BatchNormalization(name="bn2")(x))
+    x = L.ReLU(name="relu2")(_bn("bn2")(x))
     x = L.MaxPooling2D((5, 5), name="pool1")(x)
     x = L.Dropout(cfg.dropout, name="drop1")(x)
     x = L.Conv2D(c2, 7, padding="same", name="conv3")(x)
-    x = L.ReLU(name="relu3")(L.BatchNormalization(name="bn3")(x))
+    x = L.ReLU(name="relu3")(_bn("bn3")(x))
     # (4, 10) on 40x51 leaves a 2x1 map, as the baseline; clamp for shorter inputs.
     x = L.MaxPooling2D((4, min(10, w // 5)), name="pool2")(x)
     x = L.Dropout(cfg.dropout, name="drop2")(x)
@@ -102,7 +112,9 @@ def student(input_shape, n_classes: int, cfg: ModelConfig):
             stride = 2 if (s > 0 and b == 0) else 1
             x = _inverted_residual(x, base * mult, stride, expansion=3, name=f"s{s + 1}b{b + 1}_")
     x = L.Dropout(cfg.dropout, name="drop")(x)
-    x = _conv_bn_relu(x, n_classes, 1, relu=False, name="head_")
+    # no BatchNorm on the class map: normalising logits per class over the batch lets the trained
+    # model lean on batch statistics that inference does not have
+    x = L.Conv2D(n_classes, 1, name="head_conv")(x)
     out = L.GlobalAveragePooling2D(name="logits")(x)
     return _keras().Model(inp, out, name="student")
 
@@ -111,7 +123,7 @@ def _inverted_residual(x, filters, stride, expansion, name):
     L = _keras().layers
     y = _conv_bn_relu(x, x.shape[-1] * expansion, 1, name=f"{name}expand_")
     y = L.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"{name}dw_conv")(y)
-    y = L.ReLU(name=f"{name}dw_relu")(L.BatchNormalization(name=f"{name}dw_bn")(y))
+    y = L.ReLU(name=f"{name}dw_relu")(_bn(f"{name}dw_bn")(y))
     y = _conv_bn_relu(y, filters, 1, relu=False, name=f"{name}project_")
     if stride == 1 and x.shape[-1] == filters:
         y = L.Add(name=f"{name}add")([x, y])

@@ -33,6 +33,7 @@ from acdeploy.train.distill import Distiller, Teacher
 from acdeploy.train.evaluate_keras import predict_logits, softmax
 
 from acdeploy import fileio
+from acdeploy.errors import ModelError
 from acdeploy.metrics import accuracy, log_loss
 
 STATE = "state.json"
@@ -166,7 +167,11 @@ def fit(
     else:
         with strategy.scope():
             optimizer.build(student.trainable_variables)
-        ckpt.read(str(work_dir / state["checkpoint"] / "ckpt")).assert_existing_objects_matched().expect_partial()
+        try:
+            ckpt.read(str(work_dir / state["checkpoint"] / "ckpt")).assert_existing_objects_matched().expect_partial()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            raise ModelError(f"{work_dir / state['checkpoint']}: checkpoint does not match the model being trained "
+                             f"({type(e).__name__}); delete the run dir to start over") from None
     resumed_from = state["epochs_done"]
     progress = [_Progress(train.steps, cfg.epochs)] if cfg.verbose else []
 
