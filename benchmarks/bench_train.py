@@ -78,6 +78,7 @@ def main() -> int:
     ap.add_argument("--teacher-width", type=float, default=1.0)
     ap.add_argument("--teacher-depth", type=int, default=2, help="blocks per stage (registry default 2: 1.6 M params)")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-kd", action="store_true", help="only the baseline runs (e.g. in a second process with its own --out)")
     ap.add_argument("--data", type=Path, default=None, help="dataset dir (default: OUT/data, synthesised with defaults)")
     args = ap.parse_args()
     out = args.out
@@ -93,7 +94,7 @@ def main() -> int:
     results = out / "results.json"
     teacher_arch = {"teacher.width": args.teacher_width, "teacher.depth": args.teacher_depth}
     # The KD comparison first (teacher, KD student, no-KD student per seed), then the baselines.
-    for seed in args.seeds:
+    for seed in [] if args.skip_kd else args.seeds:
         s = {**base, "train.seed": seed}
         t_dir = out / f"teacher_s{seed}"
         groups["teacher"].append(_run("teacher", data, t_dir, {**s, **teacher_arch, "train.epochs": args.teacher_epochs or args.epochs}))
@@ -108,9 +109,13 @@ def main() -> int:
         write_json(results, groups)
         print(_table(groups), file=sys.stderr)
     kd, nokd = groups["student, KD"], groups["student, no KD"]
-    d_acc = 100 * (np.mean([r["acc"] for r in kd]) - np.mean([r["acc"] for r in nokd]))
-    d_ll = np.mean([r["log_loss"] for r in kd]) - np.mean([r["log_loss"] for r in nokd])
-    r0 = groups["teacher"][0]
+    if kd and nokd:
+        d_acc = 100 * (np.mean([r["acc"] for r in kd]) - np.mean([r["acc"] for r in nokd]))
+        d_ll = np.mean([r["log_loss"] for r in kd]) - np.mean([r["log_loss"] for r in nokd])
+        verdict = f"KD minus no-KD (student): {d_acc:+.1f} accuracy points, {d_ll:+.3f} log loss."
+    else:
+        verdict = ""
+    r0 = next(rows[0] for rows in groups.values() if rows)
     cpu = subprocess.run(["sh", "-c", "nproc"], capture_output=True, text=True).stdout.strip()
     md = "\n".join([
         f"Command: `.venv/bin/python benchmarks/bench_train.py --epochs {args.epochs}"
@@ -126,7 +131,7 @@ def main() -> int:
         "",
         _table(groups),
         "",
-        f"KD minus no-KD (student): {d_acc:+.1f} accuracy points, {d_ll:+.3f} log loss.",
+        verdict,
     ])
     write_text(out / "training.md", md + "\n")
     print(md)
