@@ -132,7 +132,7 @@ def _run_eval(r: Run) -> None:
 def _run_build(r: Run) -> None:
     budgets = [a for b in r.cfg.pipeline.budgets for a in ("--budget", b)]
     run = ["--run"] if r.cfg.pipeline.run_firmware else []
-    code = call(["build", "--target", r.cfg.pipeline.target, "--model", str(r.int8_model),
+    code = call(["build", "--target", r.cfg.pipeline.target, "--model", str(r.int8_model), "--data", str(_dataset(r)),
                  "--out", str(r.root / "build"), *budgets, *run, *r.args()], ok_codes=(0, 3))
     r.over_budget = code == 3
 

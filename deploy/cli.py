@@ -65,8 +65,13 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
                    "add its flash/RAM and instruction counts to the report (cortex-m0plus: build only).")
 @click.option("--timeout", type=float, default=None, metavar="SECONDS",
               help="With --run: stop QEMU after this many seconds (default 120).")
+@click.option("--data", "data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="DCASE-layout dataset: the firmware's test vectors are real clips from its evaluate split "
+                   "(features as the model was trained with); default: random int8 inputs.")
+@click.option("--vectors", "num_vectors", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Number of test vectors embedded in the firmware.")
 @config_options
-def build_cmd(target, model, out_dir, budgets, run, timeout, config_path, sets):
+def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, config_path, sets):
     """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
     Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
     from acdeploy.deploy.build import build
@@ -76,10 +81,17 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, config_path, sets):
 
     from acdeploy.errors import OverBudget
 
-    load(config_path, sets)
+    cfg = load(config_path, sets)
     out_dir = out_dir or Path("build") / target
+    options = {"run": run, "timeout": timeout, "num_vectors": num_vectors}
+    if data is not None:
+        from acdeploy.deploy.build import load_model
+        from acdeploy.deploy.dataset_inputs import model_features, vector_inputs
+
+        _, graph, info = load_model(model)
+        options["vector_inputs"] = vector_inputs(graph, model_features(model, data, cfg, info), info, num_vectors)
     try:
-        rep = build(model, target, out_dir, budgets, options={"run": run, "timeout": timeout})
+        rep = build(model, target, out_dir, budgets, options=options)
     except OverBudget:
         click.echo(f"wrote {out_dir}", err=True)
         raise
