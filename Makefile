@@ -10,8 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	$(BIN)/acdeploy data synth $(RUN)/data
-	$(BIN)/acdeploy data features $(RUN)/data
+	$(BIN)/acdeploy pipeline --config configs/quickstart.yaml --out $(RUN)
 
 lint: setup
 	$(BIN)/ruff check acdeploy train compress deploy tests benchmarks
