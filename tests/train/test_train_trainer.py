@@ -15,6 +15,8 @@ from acdeploy.train.config import ModelConfig, TrainConfig  # noqa: E402
 from acdeploy.train.models import build_model  # noqa: E402
 from acdeploy.train.trainer import ValidationSet, fit, learning_rate  # noqa: E402
 
+from acdeploy.errors import ModelError  # noqa: E402
+
 N, C, SHAPE = 96, 3, (20, 8)
 
 
@@ -55,6 +57,10 @@ def test_rerun_with_more_epochs_continues_without_redoing_finished_ones(data, tm
     # a finished run is a no-op that returns the best weights
     again = fit(_student(), batches, val, _cfg(2), work)
     assert again.history == second.history and again.resumed_from == 2
+    # a checkpoint of another architecture is refused with one line, not restored half-way
+    other = build_model(ModelConfig(name="dcase2022_baseline", width=0.5), (*SHAPE, 1), C)
+    with pytest.raises(ModelError, match="does not match the model"):
+        fit(other, batches, val, _cfg(3), work)
 
 
 class _Interrupt(keras.callbacks.Callback):
