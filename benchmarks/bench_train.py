@@ -77,6 +77,8 @@ def main() -> int:
     ap.add_argument("--teacher-epochs", type=int, default=None, help="teacher epochs (default: --epochs)")
     ap.add_argument("--teacher-width", type=float, default=1.0)
     ap.add_argument("--teacher-depth", type=int, default=2, help="blocks per stage (registry default 2: 1.6 M params)")
+    ap.add_argument("--shared-teacher", action="store_true",
+                    help="train the teacher for the first seed only; every seed's student distils from it")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-kd", action="store_true", help="only the baseline runs (e.g. in a second process with its own --out)")
     ap.add_argument("--data", type=Path, default=None, help="dataset dir (default: OUT/data, synthesised with defaults)")
@@ -96,8 +98,12 @@ def main() -> int:
     # The KD comparison first (teacher, KD student, no-KD student per seed), then the baselines.
     for seed in [] if args.skip_kd else args.seeds:
         s = {**base, "train.seed": seed}
-        t_dir = out / f"teacher_s{seed}"
-        groups["teacher"].append(_run("teacher", data, t_dir, {**s, **teacher_arch, "train.epochs": args.teacher_epochs or args.epochs}))
+        t_dir = out / f"teacher_s{args.seeds[0] if args.shared_teacher else seed}"
+        if not (args.shared_teacher and groups["teacher"]):
+            t_over = {**s, **teacher_arch, "train.epochs": args.teacher_epochs or args.epochs}
+            if args.shared_teacher:
+                t_over["train.seed"] = args.seeds[0]
+            groups["teacher"].append(_run("teacher", data, t_dir, t_over))
         groups["student, KD"].append(_run("student", data, out / f"student_kd_s{seed}", {**s, "distill.teachers": [str(t_dir)]}))
         groups["student, no KD"].append(_run("student", data, out / f"student_nokd_s{seed}", {**s, "distill.enabled": False}))
         write_json(results, groups)
@@ -120,13 +126,15 @@ def main() -> int:
     md = "\n".join([
         f"Command: `.venv/bin/python benchmarks/bench_train.py --epochs {args.epochs}"
         f"{f' --teacher-epochs {args.teacher_epochs}' if args.teacher_epochs else ''} --teacher-depth {args.teacher_depth}"
+        f"{' --shared-teacher' if args.shared_teacher else ''}"
         f" --seeds {' '.join(map(str, args.seeds))}`"
         f" (machine: {cpu} CPU cores shared with other jobs, {platform.machine()}, no GPU; wall times include that sharing).",
         f"Data: `acdeploy data synth` defaults, {r0['n_train']} train / {r0['n_val']} validation clips (train fold, held out by "
         f"location) and {r0['n_eval']} evaluate-fold clips; metrics on the evaluate fold; unseen = devices s4-s6.",
         f"Mean ± standard deviation over {len(args.seeds)} seeds; every run {args.epochs} epochs, cosine schedule, Adam 1e-3, "
         "batch 32, default augmentation (mixup, SpecAugment, device EQ, Freq-MixStyle, gain, shift); KD with a = 0.98, T = 2 "
-        "from the same seed's teacher. Params are deployed parameters (BatchNorm folded), MACs the Keras-side count for one "
+        + ("from the first seed's teacher (one teacher shared by all students). " if args.shared_teacher else "from the same seed's teacher. ")
+        + "Params are deployed parameters (BatchNorm folded), MACs the Keras-side count for one "
         "1 s input.",
         "",
         _table(groups),
