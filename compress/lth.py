@@ -148,8 +148,8 @@ class Run:
         metrics.update(size_figures(model, mask))
         metrics.update(extra)
         info = dict(self.dense_info, standardize=self.std.to_dict(), role="lth", n_train=self.n_train,
-                    n_val=self.n_val, lth={k: metrics[k] for k in ("sparsity", "nonzero_params", "nonzero_bytes_int8")},
-                    **{k: v for k, v in size_figures(model).items() if k == "params"})
+                    n_val=self.n_val, params=metrics["params"],
+                    lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
         with fileio.atomic_dir(dest) as tmp:
             model.save(str(tmp / md.MODEL))
             mask.save(tmp / MASK)
@@ -181,7 +181,7 @@ class Run:
             if not rewind_path.exists():
                 _save_npz(rewind_path, tw.layer_weights(model))
         else:
-            callbacks.append(_RewindCallback(model, self.lth.rewind_epoch, rewind_path))
+            callbacks.append(_rewind_callback(model, self.lth.rewind_epoch, rewind_path))
         _say(f"{level_name(0)}: dense training, {self.epochs} epochs (rewind point: epoch {self.lth.rewind_epoch})")
         self.fit(model, level_name(0), callbacks)
         if not rewind_path.exists():
@@ -257,26 +257,17 @@ class Run:
         self.train_masked(dest, init, mask, None, extra)
 
 
-def _rewind_callback_cls():
+def _rewind_callback(model, epoch: int, path: Path):
+    """A Keras callback saving every layer's weights once `epoch` epochs (1-based) have finished."""
     import tf_keras as keras
     from acdeploy.compress import tfmot_wrap as tw
 
     class RewindCallback(keras.callbacks.Callback):
-        """Save every layer's weights when epoch `epoch` (1-based count) has finished."""
+        def on_epoch_end(self, e, logs=None):
+            if e + 1 == epoch and not path.exists():
+                _save_npz(path, tw.layer_weights(model))
 
-        def __init__(self, model, epoch: int, path: Path):
-            super().__init__()
-            self.student, self.epoch, self.path = model, epoch, path
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch + 1 == self.epoch and not self.path.exists():
-                _save_npz(self.path, tw.layer_weights(self.student))
-
-    return RewindCallback
-
-
-def _RewindCallback(model, epoch, path):  # noqa: N802 - reads as a class at the call site
-    return _rewind_callback_cls()(model, epoch, path)
+    return RewindCallback()
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
