@@ -82,3 +82,21 @@ def test_bad_model_files(trained, tmp_path, capsys):
     assert main(["eval", str(tmp_path / "missing.tflite"), "--data", str(tmp_path)]) == 1
     assert main(["eval", str(d / "m.tflite"), "--data", str(tmp_path), "--engine", "gpu"]) == 1
     assert "unknown engine" in capsys.readouterr().err
+
+
+def test_eval_path_never_imports_tensorflow(trained):
+    import subprocess
+    import sys
+
+    d, *_ = trained
+    code = (
+        "import sys, numpy as np\n"
+        "import acdeploy.cli, acdeploy.featstore, acdeploy.train.features\n"
+        "from acdeploy.deploy import evaluate as ev\n"
+        f"m = ev.read_model({str(d / 'm.tflite')!r})\n"
+        "ev.check_int8(m, 'm')\n"
+        "for e in ('litert', 'litert-ref', 'tflm'): ev.predict(m, np.zeros((2, 8, 8), np.float32), e)\n"
+        "assert 'tensorflow' not in sys.modules and 'tf_keras' not in sys.modules, 'TensorFlow was imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
