@@ -27,6 +27,12 @@ from acdeploy.train.synth import SynthSpec, synthesize
 from acdeploy.featstore import open_features
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the pool workers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def probe(fs) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -62,15 +68,15 @@ def main() -> None:
                 data = work / f"data_d{difficulty}_s{seed}"
                 shutil.rmtree(data, ignore_errors=True)
                 spec = SynthSpec(clips_per_class=args.clips_per_class, seed=seed, difficulty=difficulty)
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu_seconds()
                 synthesize(data, spec, workers=args.workers, progress=False)
-                t_synth = time.perf_counter() - t
+                t_synth, c_synth = time.perf_counter() - t, cpu_seconds() - c
                 n = sum(1 for _ in (data / "audio").iterdir())
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu_seconds()
                 cache, _ = extract_features(data, FeatureConfig(workers=args.workers), progress=False)
-                t_feat = time.perf_counter() - t
+                t_feat, c_feat = time.perf_counter() - t, cpu_seconds() - c
                 fs = open_features(cache)
-                rows.append((difficulty, seed, n, t_synth, t_feat, fs.x.shape))
+                rows.append((difficulty, seed, n, t_synth, c_synth, t_feat, c_feat, fs.x.shape))
                 probes.append((difficulty, seed, probe(fs)))
     finally:
         if args.out is None:
@@ -78,12 +84,15 @@ def main() -> None:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"Command: `.venv/bin/python benchmarks/bench_data.py --clips-per-class {args.clips_per_class} "
-          f"--workers {args.workers}` ({os.cpu_count()} cores, {platform.machine()}, Python "
+          f"--workers {args.workers} --difficulty {' '.join(map(str, args.difficulty))} "
+          f"--seeds {' '.join(map(str, args.seeds))}` ({os.cpu_count()} cores, {platform.machine()}, Python "
           f"{platform.python_version()}, 1-min load average {load:.1f} at the end: other jobs shared the cores).\n")
-    print("| difficulty | seed | clips | synth wall s | synth clips/s | features wall s | features clips/s | shape |")
-    print("|---|---|---|---|---|---|---|---|")
-    for d, s, n, ts, tf, shape in rows:
-        print(f"| {d} | {s} | {n} | {ts:.1f} | {n / ts:.0f} | {tf:.1f} | {n / tf:.0f} | {'x'.join(map(str, shape))} |")
+    print("| difficulty | seed | clips | synth wall s | synth clips/s | synth CPU ms/clip "
+          "| features wall s | features clips/s | features CPU ms/clip | shape |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for d, s, n, ts, cs, tf, cf, shape in rows:
+        print(f"| {d} | {s} | {n} | {ts:.1f} | {n / ts:.0f} | {1000 * cs / n:.1f} "
+              f"| {tf:.1f} | {n / tf:.0f} | {1000 * cf / n:.1f} | {'x'.join(map(str, shape))} |")
     print("\nDifficulty probe (logistic regression on per-band mean log-mels, train fold -> evaluate fold):\n")
     print("| difficulty | seed | train acc | eval device a | eval seen devices | eval unseen (s4-s6) |")
     print("|---|---|---|---|---|---|")
