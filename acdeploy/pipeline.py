@@ -165,13 +165,17 @@ STAGES: list[Stage] = [
 STAGE_NAMES = [s.name for s in STAGES]
 
 
+PIPELINE_FIELDS = {"teacher": ("teachers",), "lth": ("controls",), "eval": ("engines",),
+                   "build": ("target", "budgets", "run_firmware")}
+
+
 def stage_keys(cfg) -> dict[str, str]:
     keys, prev = {}, ""
     for st in STAGES:
-        # The pipeline section shapes the last stages (teachers, controls, target, engines).
+        # Only the pipeline fields a stage reads: a new target or engine list must not retrain.
         parts = [dataclasses.asdict(getattr(cfg, s)) for s in st.sections]
-        if st.name in ("teacher", "lth", "eval", "build"):
-            parts.append(dataclasses.asdict(cfg.pipeline))
+        if st.name in PIPELINE_FIELDS:
+            parts.append({f: getattr(cfg.pipeline, f) for f in PIPELINE_FIELDS[st.name]})
         if st.name in ("features", "teacher"):
             parts.append(dataclasses.asdict(cfg.features))
         prev = keys[st.name] = config_hash(prev, st.name, parts)
