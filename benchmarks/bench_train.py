@@ -15,7 +15,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,20 +23,22 @@ from acdeploy.fileio import write_json, write_text
 from acdeploy.schema import load_config
 
 NO_DEVICE_AUG = {"augment.device_eq": False, "augment.freq_mixstyle": False}
+REPORT_ONLY = False  # --report-only: summarise finished runs, train nothing
 
 
-def _run(role: str, data: Path, out: Path, overrides: dict) -> dict:
+def _run(role: str, data: Path, out: Path, overrides: dict) -> dict | None:
     from acdeploy.train.run import train_run
 
-    t0 = time.time()
     done_before = (out / "metrics.json").exists() and not (out / ".partial").exists()
+    if REPORT_ONLY and not done_before:
+        return None
     train_run(load_config(None, overrides), role, str(data), out)
     m = json.loads((out / "metrics.json").read_text())
     info = json.loads((out / "model_info.json").read_text())
-    timing = out / "bench_seconds.json"
-    if not done_before:
-        write_json(timing, {"seconds": time.time() - t0})
-    seconds = json.loads(timing.read_text())["seconds"] if timing.exists() else float("nan")
+    # training wall time = the epochs' own times (fit + validation), so resumed runs add up right
+    rows = (out / "history.csv").read_text().splitlines()
+    col = rows[0].split(",").index("seconds")
+    seconds = sum(float(r.split(",")[col]) for r in rows[1:])
     return {
         "acc": m["accuracy"], "macro": m["macro_accuracy"], "log_loss": m["log_loss"],
         "seen_acc": m["seen"]["accuracy"], "unseen_acc": m["unseen"]["accuracy"],
@@ -46,6 +47,11 @@ def _run(role: str, data: Path, out: Path, overrides: dict) -> dict:
         "per_device": {d: v["accuracy"] for d, v in m["per_device"].items()},
         "n_train": info["n_train"], "n_val": info["n_val"], "n_eval": m["n"], "best_epoch": info["best_epoch"],
     }
+
+
+def _add(rows: list[dict], result: dict | None) -> None:
+    if result is not None:
+        rows.append(result)
 
 
 def _mean_sd(rows: list[dict], key: str) -> str:
@@ -57,13 +63,13 @@ def _mean_sd(rows: list[dict], key: str) -> str:
 
 
 def _table(groups: dict[str, list[dict]]) -> str:
-    head = ("| model | acc % | macro acc % | log loss | unseen acc % | unseen log loss | seen acc % | params | MACs | wall s |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    head = ("| model | runs | acc % | macro acc % | log loss | unseen acc % | unseen log loss | seen acc % | params | MACs | wall s |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     lines = [head]
     for name, rows in groups.items():
         if not rows:
             continue
-        lines.append(f"| {name} | {_mean_sd(rows, 'acc')} | {_mean_sd(rows, 'macro')} | {_mean_sd(rows, 'log_loss')} | "
+        lines.append(f"| {name} | {len(rows)} | {_mean_sd(rows, 'acc')} | {_mean_sd(rows, 'macro')} | {_mean_sd(rows, 'log_loss')} | "
                      f"{_mean_sd(rows, 'unseen_acc')} | {_mean_sd(rows, 'unseen_ll')} | {_mean_sd(rows, 'seen_acc')} | "
                      f"{rows[0]['params']:,} | {rows[0]['macs'] / 1e6:.2f} M | {np.mean([r['seconds'] for r in rows]):.0f} |")
     return "\n".join(lines)
@@ -82,10 +88,13 @@ def main() -> int:
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-kd", action="store_true", help="only the baseline runs (e.g. in a second process with its own --out)")
     ap.add_argument("--data", type=Path, default=None, help="dataset dir (default: OUT/data, synthesised with defaults)")
+    ap.add_argument("--report-only", action="store_true", help="summarise the finished runs under OUT; train nothing")
     args = ap.parse_args()
+    global REPORT_ONLY
+    REPORT_ONLY = args.report_only
     out = args.out
     data = args.data or out / "data"
-    if not (data / "meta.csv").exists():
+    if not (data / "meta.csv").exists() and not REPORT_ONLY:
         from acdeploy.cli import main as cli
 
         if cli(["data", "synth", str(data)]) != 0:
@@ -99,19 +108,19 @@ def main() -> int:
     for seed in [] if args.skip_kd else args.seeds:
         s = {**base, "train.seed": seed}
         t_dir = out / f"teacher_s{args.seeds[0] if args.shared_teacher else seed}"
-        if not (args.shared_teacher and groups["teacher"]):
+        if not (args.shared_teacher and seed != args.seeds[0]):
             t_over = {**s, **teacher_arch, "train.epochs": args.teacher_epochs or args.epochs}
             if args.shared_teacher:
                 t_over["train.seed"] = args.seeds[0]
-            groups["teacher"].append(_run("teacher", data, t_dir, t_over))
-        groups["student, KD"].append(_run("student", data, out / f"student_kd_s{seed}", {**s, "distill.teachers": [str(t_dir)]}))
-        groups["student, no KD"].append(_run("student", data, out / f"student_nokd_s{seed}", {**s, "distill.enabled": False}))
+            _add(groups["teacher"], _run("teacher", data, t_dir, t_over))
+        _add(groups["student, KD"], _run("student", data, out / f"student_kd_s{seed}", {**s, "distill.teachers": [str(t_dir)]}))
+        _add(groups["student, no KD"], _run("student", data, out / f"student_nokd_s{seed}", {**s, "distill.enabled": False}))
         write_json(results, groups)
         print(_table(groups), file=sys.stderr)
     for seed in [] if args.skip_baseline else args.seeds:
         bl = {**base, "train.seed": seed, "student.name": "dcase2022_baseline", "distill.enabled": False}
-        groups["dcase2022_baseline, device aug"].append(_run("student", data, out / f"baseline_aug_s{seed}", bl))
-        groups["dcase2022_baseline, no device aug"].append(_run("student", data, out / f"baseline_noaug_s{seed}", {**bl, **NO_DEVICE_AUG}))
+        _add(groups["dcase2022_baseline, device aug"], _run("student", data, out / f"baseline_aug_s{seed}", bl))
+        _add(groups["dcase2022_baseline, no device aug"], _run("student", data, out / f"baseline_noaug_s{seed}", {**bl, **NO_DEVICE_AUG}))
         write_json(results, groups)
         print(_table(groups), file=sys.stderr)
     kd, nokd = groups["student, KD"], groups["student, no KD"]
@@ -131,7 +140,7 @@ def main() -> int:
         f" (machine: {cpu} CPU cores shared with other jobs, {platform.machine()}, no GPU; wall times include that sharing).",
         f"Data: `acdeploy data synth` defaults, {r0['n_train']} train / {r0['n_val']} validation clips (train fold, held out by "
         f"location) and {r0['n_eval']} evaluate-fold clips; metrics on the evaluate fold; unseen = devices s4-s6.",
-        f"Mean ± standard deviation over {len(args.seeds)} seeds; every run {args.epochs} epochs, cosine schedule, Adam 1e-3, "
+        f"Mean ± standard deviation over the runs (seeds {', '.join(map(str, args.seeds))}); every run {args.epochs} epochs, cosine schedule, Adam 1e-3, "
         "batch 32, default augmentation (mixup, SpecAugment, device EQ, Freq-MixStyle, gain, shift); KD with a = 0.98, T = 2 "
         + ("from the first seed's teacher (one teacher shared by all students). " if args.shared_teacher else "from the same seed's teacher. ")
         + "Params are deployed parameters (BatchNorm folded), MACs the Keras-side count for one "
