@@ -12,10 +12,11 @@ import click
 from acdeploy.errors import ModelError
 from acdeploy.fileio import write_text
 
-# LiteRT's optimized and reference FULLY_CONNECTED requantize in double (±1 LSB against TFLM),
-# which may flip an argmax where two classes are within one step; TFLM and the C network must agree exactly.
+# TFLM and the generated C must agree exactly. LiteRT requantizes FULLY_CONNECTED in double
+# (and its optimized kernels differ again), which shifts int8 logits by a few steps and can flip
+# the argmax of a clip whose two best classes are that close: such near-ties are forgiven.
 EXACT_ENGINES = ("tflm", "c")
-MIN_AGREEMENT = 0.98
+NEAR_TIE = 4 / 256  # probability gap of a few int8 softmax steps (output scale 1/256)
 
 
 def _json(p: Path) -> dict | None:
@@ -26,21 +27,28 @@ def _json(p: Path) -> dict | None:
 
 
 def check_engines_agree(eval_dir: Path, engines: list[str]) -> dict:
-    """Predictions of every engine on the same clips: the bit-exact engines equal, the others nearly."""
-    preds = {}
+    """Clip-by-clip agreement of every engine with the bit-exact reference (TFLM, else the first)."""
+    runs = {}
     for e in engines:
         m = _json(eval_dir / f"{e}.json")
-        if m is None or "predictions" not in m:
-            raise ModelError(f"{eval_dir / (e + '.json')}: no predictions from engine {e}")
-        preds[e] = m["predictions"]
+        if m is None or "predictions" not in m or "probabilities" not in m:
+            raise ModelError(f"{eval_dir / (e + '.json')}: no per-clip predictions from engine {e}")
+        runs[e] = m
+    ref = next((e for e in EXACT_ENGINES if e in runs), engines[0])
+    ref_pred, ref_prob = runs[ref]["predictions"], runs[ref]["probabilities"]
     out = {}
-    ref = next((e for e in EXACT_ENGINES if e in preds), engines[0])
-    for e, p in preds.items():
-        agree = sum(a == b for a, b in zip(p, preds[ref], strict=True)) / max(len(p), 1)
-        out[e] = agree
-        need = 1.0 if (e in EXACT_ENGINES and ref in EXACT_ENGINES) else MIN_AGREEMENT
-        if agree < need:
-            raise ModelError(f"{eval_dir}: engine {e} agrees with {ref} on only {100 * agree:.1f} % of clips (need {100 * need:.0f} %)")
+    for e, m in runs.items():
+        differ = [i for i, (a, b) in enumerate(zip(m["predictions"], ref_pred, strict=True)) if a != b]
+        out[e] = 1 - len(differ) / max(len(ref_pred), 1)
+        if e in EXACT_ENGINES and ref in EXACT_ENGINES:
+            bad = differ
+        else:
+            bad = [i for i in differ if max(ref_prob[i]) - ref_prob[i][m["predictions"][i]] > NEAR_TIE]
+        if bad:
+            i = bad[0]
+            raise ModelError(
+                f"{eval_dir}: engine {e} disagrees with {ref} on {len(bad)} clip(s) beyond a near-tie "
+                f"(first: clip {i}, class {m['predictions'][i]} vs {ref_pred[i]})")
     return out
 
 

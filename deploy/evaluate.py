@@ -185,6 +185,7 @@ def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: di
     m = dcase_metrics(features.labels, prob, features.devices, features.classes, features.seen_devices)
     m["engine"] = engine
     m["model"] = name
-    # Per-clip classes, so runs on different engines can be compared clip by clip.
+    # Per-clip classes and probabilities, so runs on different engines can be compared clip by clip.
     m["predictions"] = np.argmax(prob, axis=1).tolist()
+    m["probabilities"] = np.round(prob, 5).tolist()
     return m

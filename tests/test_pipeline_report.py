@@ -1,0 +1,43 @@
+"""Engine agreement rule of the pipeline's eval stage: TFLM and the generated C must agree on
+every clip; LiteRT may differ only where TFLM's two best classes are a near-tie."""
+
+import json
+
+import pytest
+
+from acdeploy.errors import ModelError
+from acdeploy.pipeline_report import NEAR_TIE, check_engines_agree
+
+
+def _write(d, engine, probs):
+    preds = [max(range(len(p)), key=p.__getitem__) for p in probs]
+    (d / f"{engine}.json").write_text(json.dumps({"predictions": preds, "probabilities": probs}))
+
+
+REF = [[0.7, 0.2, 0.1], [0.40, 0.40 - NEAR_TIE / 2, 0.2 + NEAR_TIE / 2], [0.1, 0.3, 0.6]]
+
+
+def test_exact_engines_must_match_every_clip(tmp_path):
+    _write(tmp_path, "tflm", REF)
+    _write(tmp_path, "c", REF)
+    assert check_engines_agree(tmp_path, ["tflm", "c"]) == {"tflm": 1.0, "c": 1.0}
+    flipped = [REF[0], [0.39, 0.41, 0.2], REF[2]]
+    _write(tmp_path, "c", flipped)
+    with pytest.raises(ModelError, match="engine c disagrees with tflm on 1 clip"):
+        check_engines_agree(tmp_path, ["tflm", "c"])
+
+
+def test_litert_is_forgiven_near_ties_only(tmp_path):
+    _write(tmp_path, "tflm", REF)
+    _write(tmp_path, "litert", [REF[0], [0.39, 0.41, 0.2], REF[2]])  # clip 1 is a near-tie in TFLM
+    agree = check_engines_agree(tmp_path, ["litert", "tflm"])
+    assert agree["litert"] == pytest.approx(2 / 3)
+    _write(tmp_path, "litert", [[0.2, 0.7, 0.1], REF[1], REF[2]])  # clip 0 is not a tie
+    with pytest.raises(ModelError, match="engine litert disagrees with tflm on 1 clip"):
+        check_engines_agree(tmp_path, ["litert", "tflm"])
+
+
+def test_missing_engine_output_is_an_error(tmp_path):
+    _write(tmp_path, "tflm", REF)
+    with pytest.raises(ModelError, match="no per-clip predictions from engine c"):
+        check_engines_agree(tmp_path, ["tflm", "c"])
