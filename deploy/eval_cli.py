@@ -23,11 +23,10 @@ from acdeploy.cli import config_options, load
 def eval_cmd(model, data, engine, split, json_out, config_path, sets):
     """Score an int8 (or float-I/O) .tflite on the host with the DCASE metrics, per device."""
     from acdeploy.deploy import evaluate as ev
-    from acdeploy.train.config import FeatureConfig
+    from acdeploy.deploy.dataset_inputs import model_features
 
     from acdeploy import fileio
-    from acdeploy.config import from_dict
-    from acdeploy.errors import ConfigError, DataError, ModelError
+    from acdeploy.errors import DataError, ModelError
     from acdeploy.metrics import format_table
 
     cfg = load(config_path, sets)
@@ -35,22 +34,10 @@ def eval_cmd(model, data, engine, split, json_out, config_path, sets):
         raise ModelError(f"unknown engine '{engine}'; choose one of: {', '.join(ev.ENGINES)}")
     ev.check_int8(ev.read_model(model), str(model))
     info = ev.model_info_for(model)
-    data_dir = str(data) if data else (cfg.data.path or (info or {}).get("dataset"))
-    if not data_dir:
-        raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    # The features must be computed exactly as for training: the model's own settings win.
-    feat_cfg = cfg.features
-    if info and info.get("feature_config"):
-        known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
-        feat_cfg = from_dict(FeatureConfig, known, where=f"{model} model_info", prefix="features")
-    from acdeploy.train.features import ensure_features
-
-    from acdeploy.featstore import open_features
-
-    fs = open_features(ensure_features(data_dir, feat_cfg))
+    fs = model_features(model, data, cfg, info)  # computed exactly as for training
     part = fs.subset(split)
     if len(part.labels) == 0:
-        raise DataError(f"{data_dir}: the '{split}' split is empty")
+        raise DataError(f"{fs.root}: the '{split}' split is empty")
     m = ev.evaluate(model, part, engine, info)
     click.echo(format_table(m))
     click.echo(f"{model}: engine {engine}, {split} split, accuracy {100 * m['accuracy']:.1f} %, log loss {m['log_loss']:.3f}")
