@@ -90,15 +90,15 @@ def main() -> int:
         "lth.levels": args.levels, "lth.prune_fraction": args.prune_fraction, "lth.rewind_epoch": args.rewind_epoch,
         "lth.scope": args.scope, "lth.epochs": args.epochs})
     t1 = time.time()
-    summary = lth_run(cfg, student, str(data), out / "lth", controls=("reinit", "oneshot"))
+    summary = lth_run(cfg, student, str(data), out / f"lth_{args.scope}", controls=("reinit", "oneshot"))
     t_lth = time.time() - t1
     print(format_summary(summary), file=sys.stderr)
 
     rows = []
     for r in summary["levels"] + summary["branches"]:
-        src = out / "lth" / (r["name"] if r["name"].startswith("level_") else f"branches/{r['name']}")
-        rows.append({**r, **_int8(src, out / "int8" / f"{r['name']}.tflite", data)})
-    write_json(out / "results.json", {"rows": rows, "summary": summary, "seconds_dense": t_dense, "seconds_lth": t_lth})
+        src = out / f"lth_{args.scope}" / (r["name"] if r["name"].startswith("level_") else f"branches/{r['name']}")
+        rows.append({**r, **_int8(src, out / f"int8_{args.scope}" / f"{r['name']}.tflite", data)})
+    write_json(out / f"results_{args.scope}.json", {"rows": rows, "summary": summary, "seconds_dense": t_dense, "seconds_lth": t_lth})
 
     dense, ticket = rows[0], next((r for r in rows if r["name"] == summary["ticket"]), None)
     reinit = next((r for r in rows if r["name"] == "reinit"), None)
@@ -129,7 +129,7 @@ def main() -> int:
         "",
         *[v for v in verdict if v],
     ])
-    write_text(out / "compression.md", md + "\n")
+    write_text(out / f"compression_{args.scope}.md", md + "\n")
     print(md)
     return 0
 

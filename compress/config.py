@@ -11,7 +11,8 @@ from acdeploy.config import field
 class LthConfig:
     levels: int = field(4, help="pruning levels after the dense level 0")
     prune_fraction: float = field(0.5, help="fraction p of the SURVIVING weights pruned at each level (density (1-p)^k)")
-    scope: str = field("global", help="magnitude ranking across all prunable layers (global) or per layer (layer)", choices=("global", "layer"))
+    scope: str = field("layer", help="magnitude ranking per layer (layer: the seed paper's choice) or across all prunable layers (global)", choices=("global", "layer"))
+    min_layer_density: float = field(0.02, help="global scope: every layer keeps at least this share of its weights (one ranking can otherwise empty a layer)")
     first_layer_rate: float = field(0.5, help="the first prunable layer is pruned at this multiple of p (0 = never pruned)")
     last_layer_rate: float = field(0.5, help="the last prunable layer (classifier) is pruned at this multiple of p (0 = never pruned)")
     schedule: str = field(
@@ -37,6 +38,8 @@ class LthConfig:
             rate = getattr(self, key)
             if not 0.0 <= rate * self.prune_fraction < 1.0:
                 raise ValueError(f"{key}: {rate} x prune_fraction {self.prune_fraction} must be in [0, 1)")
+        if not 0.0 <= self.min_layer_density < 1.0:
+            raise ValueError(f"min_layer_density: must be in [0, 1), got {self.min_layer_density}")
         if not 0.0 < self.ramp_fraction <= 1.0:
             raise ValueError(f"ramp_fraction: must be in (0, 1], got {self.ramp_fraction}")
         if self.m_by_n is not None:

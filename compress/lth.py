@@ -83,7 +83,8 @@ def next_mask(kernels: dict[str, np.ndarray], mask: Mask, lth, fraction: float |
               rates: dict[str, float] | None = None) -> Mask:
     """The mask of the next level from the previous level's trained kernels (open_lth rule)."""
     return prune(kernels, mask, lth.prune_fraction if fraction is None else fraction, lth.scope,
-                 layer_rates=rates if rates is not None else layer_rates(list(kernels), lth))
+                 layer_rates=rates if rates is not None else layer_rates(list(kernels), lth),
+                 min_density=lth.min_layer_density)
 
 
 class Run:

@@ -96,8 +96,13 @@ def prune_layerwise(
     return out
 
 
-def prune_global(weights: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], fraction: float) -> Mask:
-    """Prune `fraction` of all surviving weights by one magnitude ranking across the layers."""
+def prune_global(weights: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarray], fraction: float,
+                 min_density: float = 0.0) -> Mask:
+    """Prune `fraction` of all surviving weights by one magnitude ranking across the layers.
+
+    One ranking lets a layer whose kernel is small in magnitude (a conv before BatchNorm may be at
+    any scale) lose every weight, which disconnects the network; each layer therefore keeps at
+    least `min_density` of its weights (its largest survivors), so it may prune a little less."""
     names = list(weights)
     flat_w = np.concatenate([np.ravel(weights[k]) for k in names]) if names else np.zeros(0)
     flat_m = np.concatenate([np.ravel(mask[k]).astype(np.uint8) for k in names]) if names else np.zeros(0, np.uint8)
@@ -106,7 +111,12 @@ def prune_global(weights: Mapping[str, np.ndarray], mask: Mapping[str, np.ndarra
     out, start = Mask(), 0
     for k in names:
         n = int(np.size(weights[k]))
-        out[k] = flat_m[start:start + n].reshape(np.shape(weights[k]))
+        m = flat_m[start:start + n].copy()
+        floor = min(math.ceil(min_density * n), int(np.sum(mask[k])))
+        if m.sum() < floor:
+            alive = np.flatnonzero(np.ravel(mask[k]))
+            m[alive[np.argsort(-np.abs(np.ravel(weights[k])[alive]), kind="stable")[:floor]]] = 1
+        out[k] = m.reshape(np.shape(weights[k]))
         start += n
     return out
 
@@ -117,16 +127,17 @@ def prune(
     fraction: float,
     scope: str = "global",
     layer_rates: Mapping[str, float] | None = None,
+    min_density: float = 0.0,
 ) -> Mask:
     """One pruning level. `layer_rates` scales `fraction` for named layers (0 = never prune them);
-    those layers are pruned on their own, the rest by `scope`."""
+    those layers are pruned on their own, the rest by `scope` (`min_density`: see prune_global)."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"prune fraction must be in [0, 1), got {fraction}")
     mask = Mask(mask) if mask is not None else Mask.ones_like(weights)
     special = {k: fraction * r for k, r in (layer_rates or {}).items() if k in weights and r != 1.0}
     regular = {k: w for k, w in weights.items() if k not in special}
     if scope == "global":
-        out = prune_global(regular, mask, fraction)
+        out = prune_global(regular, mask, fraction, min_density)
     elif scope == "layer":
         out = prune_layerwise(regular, mask, fraction)
     else:

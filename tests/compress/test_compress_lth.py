@@ -43,7 +43,8 @@ def _features(root):
 def _cfg(**over):
     base = {"student.width": 0.25, "student.dropout": 0.0, "train.epochs": 2, "train.batch_size": 50,
             "train.learning_rate": 0.01, "train.verbose": False, "lth.levels": 2, "lth.prune_fraction": 0.5,
-            "lth.rewind_epoch": 1, "lth.first_layer_rate": 1.0, "lth.last_layer_rate": 1.0}
+            "lth.rewind_epoch": 1, "lth.first_layer_rate": 1.0, "lth.last_layer_rate": 1.0,
+            "lth.scope": "global", "lth.min_layer_density": 0.0}
     base.update(over)
     return load_config(None, base)
 

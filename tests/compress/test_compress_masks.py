@@ -102,3 +102,17 @@ def test_mask_save_load_roundtrip(tmp_path):
 def test_bad_fraction():
     with pytest.raises(ValueError):
         prune(_weights(), None, 1.0)
+
+
+def test_global_never_empties_a_layer():
+    w = _weights(6)
+    w["c2"] = w["c2"] * 1e-3  # a layer at a tiny scale (as a conv before BatchNorm may be)
+    plain = prune(w, None, 0.9, "global")
+    assert plain["c2"].sum() == 0
+    guarded = prune(w, None, 0.9, "global", min_density=0.05)
+    keep = math.ceil(0.05 * w["c2"].size)
+    assert guarded["c2"].sum() == keep
+    # the kept ones are the largest of that layer; the other layers are untouched by the guard
+    top = np.argsort(-np.abs(w["c2"].ravel()), kind="stable")[:keep]
+    assert set(np.flatnonzero(guarded["c2"].ravel())) == set(top)
+    assert all(np.array_equal(plain[k], guarded[k]) for k in ("c1", "fc"))
