@@ -91,12 +91,28 @@ def test_interrupt_mid_epoch_resumes_from_the_last_finished_epoch(data, tmp_path
     assert int(ckpt_opt.iterations.numpy()) == 3 * batches.steps
 
 
-def test_early_stopping_stops_and_marks_the_run(data, tmp_path):
+class _Sabotage(keras.callbacks.Callback):
+    """From the second epoch on, scramble the output layer so validation cannot improve."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= 1:
+            dense = self.model.student.get_layer("logits")
+            kernel, bias = dense.get_weights()
+            dense.set_weights([np.random.default_rng(epoch).normal(0, 50, kernel.shape), bias])
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(data, tmp_path):
+    from acdeploy.train.evaluate_keras import predict_logits, softmax
+
+    from acdeploy.metrics import log_loss
+
     batches, val = data
-    # a rate this high keeps validation from improving after the first epoch
-    res = fit(_student(), batches, val, _cfg(6, early_stopping=1, learning_rate=5.0), tmp_path / "w")
-    assert res.stopped_early and len(res.history) < 6
-    assert res.best_epoch == int(np.argmin([r["val_log_loss"] for r in res.history])) + 1
+    student = _student()
+    res = fit(student, batches, val, _cfg(6, early_stopping=2), tmp_path / "w", callbacks=[_Sabotage()])
+    assert res.stopped_early and len(res.history) == 3 and res.best_epoch == 1
+    # the returned student carries the best epoch's weights, not the last ones
+    prob = softmax(predict_logits(student, val.x, val.indices, val.standardizer))
+    assert log_loss(val.labels[val.indices], prob) == pytest.approx(res.best_val_log_loss, rel=1e-5)
 
 
 def test_learning_rate_schedules():
