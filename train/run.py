@@ -29,12 +29,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
     return out
 
 
-def _config_diff(saved: dict, now: dict) -> list[str]:
+def _config_diff(saved: dict, now: dict, role: str) -> list[str]:
+    """Keys that decide this training run and differ; other stages' sections never block a resume."""
+    sections = ("features.", "augment.", f"{role}.", "train.") + (("distill.",) if role == "student" else ())
     a, b = _flat(saved), _flat(now)
-    return sorted(k for k in set(a) | set(b) if k not in _RESUMABLE_KEYS and a.get(k) != b.get(k))
+    return sorted(k for k in set(a) | set(b)
+                  if k.startswith(sections) and k not in _RESUMABLE_KEYS and a.get(k) != b.get(k))
 
 
-def _existing_run(out: Path, cfg) -> str:
+def _existing_run(out: Path, cfg, role: str) -> str:
     """'new', 'resume' or 'done' for the run dir `out`; ConfigError if it holds something else."""
     import yaml
 
@@ -44,7 +47,7 @@ def _existing_run(out: Path, cfg) -> str:
     if not saved_path.is_file():
         raise ConfigError(f"{out}: exists and is not a training run of this tool; choose another --out")
     saved = yaml.safe_load(saved_path.read_text())
-    diff = _config_diff(saved, to_dict(cfg))
+    diff = _config_diff(saved, to_dict(cfg), role)
     if diff:
         raise ConfigError(f"{out}: holds a run with another config ({', '.join(diff[:3])} differ); use another --out or delete it")
     if md.is_finished(out):
@@ -100,7 +103,7 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
     teacher_dirs = [str(Path(t).resolve()) for t in cfg.distill.teachers] if kd else []
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teachers=teacher_dirs))
 
-    status = _existing_run(out, cfg)
+    status = _existing_run(out, cfg, role)
     if status == "done":
         print(f"{out}: already finished ({cfg.train.epochs} epochs); nothing to do", file=sys.stderr)
         return out

@@ -173,3 +173,16 @@ def test_one_class_dataset_is_refused(dataset, tmp_path, capsys):
     assert main(["train", "teacher", "--data", str(one), "--out", str(out), *TINY_TEACHER, *SETS]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "class" in err[0] and not out.exists()
+
+
+def test_resume_check_compares_only_the_sections_that_decide_the_run():
+    from acdeploy.train.run import _config_diff
+
+    saved = {"lth": {"scope": "global"}, "train": {"epochs": 1, "learning_rate": 0.001}, "distill": {"alpha": 0.98},
+             "teacher": {"width": 1.0}, "student": {"width": 1.0}}
+    later = {"lth": {"scope": "layer", "new_key": 3}, "train": {"epochs": 5, "learning_rate": 0.001},
+             "distill": {"alpha": 0.5}, "teacher": {"width": 1.0}, "student": {"width": 2.0}}
+    assert _config_diff(saved, later, "teacher") == []
+    assert _config_diff(saved, later, "student") == ["distill.alpha", "student.width"]
+    later["train"]["learning_rate"] = 0.01
+    assert _config_diff(saved, later, "teacher") == ["train.learning_rate"]
