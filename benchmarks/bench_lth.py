@@ -113,7 +113,8 @@ def main() -> int:
         f", {100 * ticket['sparsity']:.1f} % sparse, {100 * ticket['accuracy']:.1f} % (int8 {100 * ticket['int8_acc']:.1f} %)"
         if ticket else ""))
     md = "\n".join([
-        f"Command: `.venv/bin/python benchmarks/bench_lth.py --epochs {args.epochs} --levels {args.levels} "
+        f"Command: `.venv/bin/python benchmarks/bench_lth.py --epochs {args.epochs}"
+        f"{f' --teacher-epochs {args.teacher_epochs}' if args.teacher_epochs else ''} --levels {args.levels} "
         f"--prune-fraction {args.prune_fraction} --rewind-epoch {args.rewind_epoch} --scope {args.scope}` "
         f"(machine: {cpu} CPU cores shared with other jobs, {platform.machine()}, no GPU).",
         f"Data: `acdeploy data synth` defaults; metrics on the evaluate fold, unseen = devices s4-s6. Dense student: "
