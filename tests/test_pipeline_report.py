@@ -27,13 +27,23 @@ def test_exact_engines_must_match_every_clip(tmp_path):
         check_engines_agree(tmp_path, ["tflm", "c"])
 
 
-def test_litert_is_forgiven_near_ties_only(tmp_path):
+def test_litert_reference_is_forgiven_near_ties_only(tmp_path):
     _write(tmp_path, "tflm", REF)
-    _write(tmp_path, "litert", [REF[0], [0.39, 0.41, 0.2], REF[2]])  # clip 1 is a near-tie in TFLM
-    agree = check_engines_agree(tmp_path, ["litert", "tflm"])
-    assert agree["litert"] == pytest.approx(2 / 3)
-    _write(tmp_path, "litert", [[0.2, 0.7, 0.1], REF[1], REF[2]])  # clip 0 is not a tie
-    with pytest.raises(ModelError, match="engine litert disagrees with tflm on 1 clip"):
+    _write(tmp_path, "litert-ref", [REF[0], [0.39, 0.41, 0.2], REF[2]])  # clip 1 is a near-tie in TFLM
+    agree = check_engines_agree(tmp_path, ["litert-ref", "tflm"])
+    assert agree["litert-ref"] == pytest.approx(2 / 3)
+    _write(tmp_path, "litert-ref", [[0.2, 0.7, 0.1], REF[1], REF[2]])  # clip 0 is not a tie
+    with pytest.raises(ModelError, match="engine litert-ref disagrees with tflm on 1 clip"):
+        check_engines_agree(tmp_path, ["litert-ref", "tflm"])
+
+
+def test_litert_optimized_needs_a_share_of_clips(tmp_path):
+    ref = [[0.6, 0.4]] * 40
+    _write(tmp_path, "tflm", ref)
+    _write(tmp_path, "litert", [[0.4, 0.6]] + ref[1:])  # 39/40 = 97.5 %
+    assert check_engines_agree(tmp_path, ["litert", "tflm"])["litert"] == pytest.approx(39 / 40)
+    _write(tmp_path, "litert", [[0.4, 0.6]] * 3 + ref[3:])  # 37/40 = 92.5 %
+    with pytest.raises(ModelError, match="agrees with tflm on only 92.5 %"):
         check_engines_agree(tmp_path, ["litert", "tflm"])
 
 
