@@ -97,11 +97,20 @@ def markdown(report: dict, chart: str | None = CHART) -> str:
     return "\n".join(md) + "\n"
 
 
+def _si(v: float, _pos=None) -> str:
+    """Axis numbers as 250k / 1.5M, so long MAC counts do not run into each other."""
+    for div, unit in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= div:
+            return f"{v / div:g}{unit}"
+    return f"{v:g}"
+
+
 def chart(report: dict, path: Path) -> None:
     """Per-layer MACs and parameters, two horizontal bar panels."""
     # The object API without pyplot: no GUI backend machinery to import (half of `report`'s time).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     rows = report["layers"]
     labels = [f"{r['index']} {r['op']}" for r in rows]
@@ -115,6 +124,7 @@ def chart(report: dict, path: Path) -> None:
             ax.legend(loc="lower right")
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
+        ax.xaxis.set_major_formatter(FuncFormatter(_si))
     axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
     axes[0].invert_yaxis()
     fig.suptitle(Path(report["model"]["path"]).name)
