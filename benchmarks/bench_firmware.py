@@ -29,8 +29,8 @@ def student_model(path: Path) -> Path:
     """The default student, int8, cached at `path`."""
     if path.exists():
         return path
-    import tensorflow as tf
     import tf_keras as keras
+    from acdeploy.compress.quantize import convert_int8
     from acdeploy.train.config import DataConfig, FeatureConfig, ModelConfig
     from acdeploy.train.features import n_frames
     from acdeploy.train.models import build_model, inference_model
@@ -39,21 +39,10 @@ def student_model(path: Path) -> Path:
     shape = (feats.n_mels, n_frames(feats, int(DataConfig().seconds * feats.sample_rate)), 1)
     keras.utils.set_random_seed(0)
     model = inference_model(build_model(ModelConfig(), shape, 10))
-    rng = np.random.default_rng(0)
-
-    def rep():
-        for _ in range(32):
-            yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
+    rep = np.random.default_rng(0).normal(0, 1, (32, *shape)).astype(np.float32)
     from acdeploy import fileio
 
-    fileio.write_bytes(path, conv.convert())
+    fileio.write_bytes(path, convert_int8(model, rep))
     return path
 
 

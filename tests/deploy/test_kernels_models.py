@@ -14,21 +14,9 @@ REGISTRY_INPUT = (40, 51, 1)  # one DCASE 2022 clip: 40 mels x 51 frames
 
 
 def _int8(model, shape, seed=0) -> bytes:
-    import tensorflow as tf
+    from acdeploy.compress.quantize import convert_int8
 
-    rng = np.random.default_rng(seed)
-
-    def rep():
-        for _ in range(8):
-            yield [rng.normal(0, 1, (1, *shape)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
+    return convert_int8(model, np.random.default_rng(seed).normal(0, 1, (8, *shape)).astype(np.float32))
 
 
 def _models() -> dict[str, bytes]:
