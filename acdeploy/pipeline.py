@@ -37,7 +37,6 @@ class Run:
     config_path: Path | None
     sets: tuple[str, ...]
     cfg: object  # acdeploy.schema.Config
-    dataset: Path | None = None
     over_budget: bool = False
 
     def args(self) -> list[str]:
@@ -213,7 +212,6 @@ def run_pipeline(root: Path, config_path: Path | None, sets: tuple[str, ...], cf
         )
     state = {"identity": ident, "stages": state.get("stages", {}) if state.get("identity") == ident else {}}
     keys = stage_keys(cfg)
-    run.dataset = _dataset(run)
     t_all = time.time()
     for i, st in enumerate(STAGES, 1):
         rec = state["stages"].get(st.name, {})
