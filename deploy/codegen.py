@@ -130,6 +130,18 @@ def _bias(e: _Emitter, op: Operator, layer: str, channels: int) -> str:
                    f"{layer}: bias '{b.name}' {list(b.shape)}")
 
 
+def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels: int) -> np.ndarray:
+    """bias + input_offset * (sum of the channel's weights), as CMSIS-NN's kernel sums:
+    sum (x + off) * w = sum x * w + off * sum w exactly; wrapped to int32 like the kernel's int32
+    accumulator, so the result is the same even where that sum would overflow."""
+    sums = w.data.astype(np.int64).reshape(channels, -1).sum(axis=1)
+    bias = np.zeros(channels, np.int64)
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        bias = g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:channels]
+    folded = (bias + input_offset * sums + (1 << 31)) % (1 << 32) - (1 << 31)
+    return folded
+
+
 def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
     g = e.graph
     x, w, y = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
@@ -159,6 +171,9 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
         "filter": e.array(e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64),
                           f"{layer}: filter '{w.name}' {list(w.shape)}"),
         "bias": _bias(e, op, layer, oc),
+        "folded_bias": "NULL" if depthwise else e.array(
+            e.sym(op.index, "folded_bias"), "int32_t", _folded_bias(g, op, w, -_zp(x), oc),
+            f"{layer}: bias + input offset x sum of the channel's weights"),
         "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
         "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
     }

@@ -64,6 +64,66 @@ static const int8_t *pointwise_pixel(const ac_conv_params *p, const int8_t *inpu
     return input + ((b * p->in_h + oy * p->stride_h) * p->in_w + ox * p->stride_w) * p->in_c;
 }
 
+/* Pointwise output stage: channel `oc` at two pixels (the second store skipped for an odd
+ * last pixel); the channel's parameters are loaded once for both. */
+AC_INLINE void pointwise_out(const ac_conv_params *p, const int32_t *bias, int32_t acc0, int32_t acc1, int32_t oc,
+                             int8_t *out0, int8_t *out1, int32_t two, int32_t fast)
+{
+    const ac_chan ch = ac_chan_load(bias, p->multiplier, p->shift, oc, fast);
+    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    out0[oc] = ac_chan_out(&ch, acc0, fast, zp, lo, hi);
+    if (two) {
+        out1[oc] = ac_chan_out(&ch, acc1, fast, zp, lo, hi);
+    }
+}
+
+/* One pixel pair (two = 0: a single last pixel at x0, computed as a pair with itself). */
+AC_INLINE void pointwise_pair(const ac_conv_params *p, const int8_t *x0, const int8_t *x1, int8_t *out0,
+                              int32_t two, int32_t fast)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c;
+    const int8_t *w = p->filter;
+    int8_t *out1 = out0 + out_c;
+    int32_t oc;
+    /* Adjacent pixels with the input offset folded into the bias: raw bytes, no offset register. */
+    const int32_t adjacent = two && p->folded_bias && x1 == x0 + in_c;
+    const int32_t *bias = adjacent ? p->folded_bias : p->bias;
+    for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
+        int32_t acc[4];
+        if (adjacent) {
+            ac_dot2x2_adjacent(x0, w, in_c, acc);
+        } else {
+            ac_dot2x2(x0, x1, w, w + in_c, in_c, p->input_offset, acc);
+        }
+        pointwise_out(p, bias, acc[0], acc[2], oc, out0, out1, two, fast);
+        pointwise_out(p, bias, acc[1], acc[3], oc + 1, out0, out1, two, fast);
+    }
+    if (oc < out_c) {
+        int32_t acc[4];
+        ac_dot2x2(x0, x1, w, w, in_c, p->input_offset, acc);
+        pointwise_out(p, p->bias, acc[0], acc[2], oc, out0, out1, two, fast);
+    }
+}
+
+AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
+{
+    /* A local copy: int8 stores may alias anything, which would reload every field. */
+    const ac_conv_params local = *params;
+    const ac_conv_params *p = &local;
+    const int32_t out_c = p->out_c, pixels = p->out_h * p->out_w;
+    int32_t b, q;
+    for (b = 0; b < p->batches; ++b) {
+        for (q = 0; q + 2 <= pixels; q += 2) {
+            pointwise_pair(p, pointwise_pixel(p, input, b, q), pointwise_pixel(p, input, b, q + 1),
+                           output + (b * pixels + q) * out_c, 1, fast);
+        }
+        if (q < pixels) {
+            const int8_t *x0 = pointwise_pixel(p, input, b, q);
+            pointwise_pair(p, x0, x0, output + (b * pixels + q) * out_c, 0, fast);
+        }
+    }
+}
+
 /* Kept out of line: inlined into ac_conv2d it shares one register allocation with the general
  * path and its inner loop spills. */
 #if defined(__GNUC__)
@@ -71,43 +131,10 @@ __attribute__((noinline))
 #endif
 static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
-    const int32_t in_c = p->in_c, out_c = p->out_c, pixels = p->out_h * p->out_w;
-    const int32_t x_off = p->input_offset;
-    int32_t b, q, oc;
-    for (b = 0; b < p->batches; ++b) {
-        for (q = 0; q < pixels; q += 2) {
-            const int8_t *x0 = pointwise_pixel(p, input, b, q);
-            const int8_t *w = p->filter;
-            int8_t *out0 = output + (b * pixels + q) * out_c;
-            if (q + 1 < pixels) {
-                const int8_t *x1 = pointwise_pixel(p, input, b, q + 1);
-                int8_t *out1 = out0 + out_c;
-                for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
-                    int32_t acc[4];
-                    ac_dot2x2(x0, x1, w, w + in_c, in_c, x_off, acc);
-                    out0[oc] = conv_finish(p, acc[0], oc);
-                    out0[oc + 1] = conv_finish(p, acc[1], oc + 1);
-                    out1[oc] = conv_finish(p, acc[2], oc);
-                    out1[oc + 1] = conv_finish(p, acc[3], oc + 1);
-                }
-                if (oc < out_c) {
-                    int32_t acc0 = 0, acc1 = 0;
-                    ac_dot2(w, x0, x1, in_c, 0, x_off, &acc0, &acc1); /* one row, two pixels */
-                    out0[oc] = conv_finish(p, acc0, oc);
-                    out1[oc] = conv_finish(p, acc1, oc);
-                }
-            } else {
-                for (oc = 0; oc + 2 <= out_c; oc += 2, w += 2 * in_c) {
-                    int32_t acc0 = 0, acc1 = 0;
-                    ac_dot2(x0, w, w + in_c, in_c, x_off, 0, &acc0, &acc1);
-                    out0[oc] = conv_finish(p, acc0, oc);
-                    out0[oc + 1] = conv_finish(p, acc1, oc + 1);
-                }
-                if (oc < out_c) {
-                    out0[oc] = conv_finish(p, ac_dot(x0, w, in_c, x_off, 0, 0), oc);
-                }
-            }
-        }
+    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+        pointwise_loop(p, input, output, 1);
+    } else {
+        pointwise_loop(p, input, output, 0);
     }
 }
 

@@ -9,6 +9,13 @@
 
 #include <stdint.h>
 
+/* Force inlining where a helper takes a constant flag that must specialise the caller's loop. */
+#if defined(__GNUC__)
+#define AC_INLINE static inline __attribute__((always_inline))
+#else
+#define AC_INLINE static inline
+#endif
+
 static inline int32_t ac_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
 static inline int32_t ac_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
 
@@ -48,6 +55,65 @@ static inline int32_t ac_requant(int32_t x, int32_t multiplier, int32_t shift)
     const int32_t left = shift > 0 ? shift : 0;
     const int32_t right = shift > 0 ? 0 : -shift;
     return ac_rdbp(ac_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
+}
+
+/* The same result as ac_requant(x, m, shift) with fewer instructions, valid when
+ * m >= 2^30 and shift <= -2 (every x; QuantizeMultiplier always gives m in [2^30, 2^31) for a
+ * nonzero multiplier, and conv multipliers are almost always below 1/4). r = -shift - 1 >= 1,
+ * rnd = 2^(r - 1). Why it is exact, with e = -shift and z = x*m:
+ *  - SRDHM: (z + nudge) / 2^31 truncated equals floor((z + 2^30) / 2^31) for every z (the
+ *    negative nudge 1 - 2^30 with truncation toward zero lands on the same integer).
+ *  - RDBP(y, e), rounding half away from zero, is floor((y + 2^(e-1) - [y < 0]) / 2^e); nested
+ *    floors merge, so the whole thing is floor((z + 2^30 - [y < 0] 2^31 + 2^(30+e)) / 2^(31+e)).
+ *  - [y < 0] may be replaced by [x < 0]: they differ only for z = -2^30 (x = -1, m = 2^30),
+ *    where y = 0 and both forms give 0 for e >= 1.
+ *  - c = x < 0 ? -2^30 : 2^30 is the 32-bit constant (x & 0x80000000) | 0x40000000; u, the high
+ *    word of z + c (one SMLAL), then needs only the 2^(30+e) = 2^32 * 2^(r-1) rounding term.
+ * tests/deploy/test_kernels_requant.py checks it against ac_requant over edge and random values. */
+AC_INLINE int32_t ac_requant_fast(int32_t x, int32_t m, int32_t r, int32_t rnd)
+{
+    const int32_t c = (int32_t)(((uint32_t)x & 0x80000000u) | 0x40000000u);
+    const int32_t u = (int32_t)(((int64_t)x * m + c) >> 32);
+    return (u + rnd) >> r;
+}
+
+/* 1 when every channel's multiplier qualifies for ac_requant_fast. */
+static inline int32_t ac_requant_fast_ok(const int32_t *multiplier, const int32_t *shift, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i < n; ++i) {
+        if (multiplier[i] < (1 << 30) || shift[i] > -2) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One output channel's requantization parameters, loaded once per channel and applied to
+ * every pixel computed for it (conv, depthwise). `fast` selects ac_requant_fast; callers pass
+ * a compile-time constant so each variant is its own loop. */
+typedef struct {
+    int32_t bias, mult, shift, r, rnd;
+} ac_chan;
+
+AC_INLINE ac_chan ac_chan_load(const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t c,
+                                   int32_t fast)
+{
+    ac_chan ch;
+    ch.bias = bias ? bias[c] : 0;
+    ch.mult = mult[c];
+    ch.shift = shift[c];
+    ch.r = fast ? -ch.shift - 1 : 0;
+    ch.rnd = fast ? 1 << (ch.r - 1) : 0;
+    return ch;
+}
+
+/* acc + bias, requantized, plus the output zero point, clamped: one int8 output. */
+AC_INLINE int8_t ac_chan_out(const ac_chan *ch, int32_t acc, int32_t fast, int32_t zp, int32_t lo, int32_t hi)
+{
+    const int32_t x = acc + ch->bias;
+    const int32_t y = fast ? ac_requant_fast(x, ch->mult, ch->r, ch->rnd) : ac_requant(x, ch->mult, ch->shift);
+    return ac_clamp_s8(y + zp, lo, hi);
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ typedef struct {
     int32_t act_min, act_max;
     const int8_t *filter;      /* conv [out_c][k_h][k_w][filter_in_c]; depthwise [k_h][k_w][out_c] */
     const int32_t *bias;       /* [out_c] or NULL */
+    const int32_t *folded_bias; /* conv, or NULL: [out_c] bias + input_offset * (sum of the channel's
+                                   weights), so in-image taps need no offset (padding still does) */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
 } ac_conv_params;
