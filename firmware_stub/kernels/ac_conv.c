@@ -138,6 +138,101 @@ static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t 
     }
 }
 
+#if AC_USE_DSP
+/* Convolutions whose kernel rows are too short for the run-based loop (few input channels, e.g.
+ * a stem conv on a 1-channel spectrogram): each output pixel's taps are gathered once as int16
+ * (input + offset; 0 for taps outside the image, which equals skipping them), in the lane order
+ * SXTB16 gives a weight word (bytes 0, 2 and 1, 3), then every channel pair is a short SMLAD
+ * loop over the gathered words. The gather buffer is a small stack array. */
+#define AC_CONV_MAX_GATHER 64
+
+/* Kernel taps gathered for the output pixel at (y0, x0): K = k_h * k_w * fic values, packed as
+ * buf[2g] = (t[4g], t[4g + 2]), buf[2g + 1] = (t[4g + 1], t[4g + 3]) for the full groups of 4
+ * (conv_gather_loop packs the int16 slots into words); the K % 4 left over stay in order. */
+static void gather_taps(const ac_conv_params *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t)
+{
+    const int32_t full = (p->k_h * p->k_w * p->filter_in_c) & ~3;
+    int32_t ky, kx, c, k = 0;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = y0 + ky * p->dil_h;
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = x0 + kx * p->dil_w;
+            const int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int8_t *x = inside ? in_img + (iy * p->in_w + ix) * p->in_c : in_img;
+            for (c = 0; c < p->filter_in_c; ++c, ++k) {
+                /* Lane order of a weight word: k = 4g + j goes to slot 4g + {0, 2, 1, 3}[j];
+                 * the K % 4 tail keeps its place (it is summed by a scalar loop). */
+                const int32_t j = k & 3;
+                const int32_t slot = k < full ? (k & ~3) + (j == 1 ? 2 : j == 2 ? 1 : j) : k;
+                t[slot] = (int16_t)(inside ? (int32_t)x[c] + p->input_offset : 0);
+            }
+        }
+    }
+}
+
+AC_INLINE void conv_gather_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
+{
+    const ac_conv_params local = *params;
+    const ac_conv_params *p = &local;
+    const int32_t taps = p->k_h * p->k_w * p->filter_in_c, groups = taps >> 2, out_c = p->out_c;
+    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    int32_t buf[AC_CONV_MAX_GATHER / 2];
+    int16_t t16[AC_CONV_MAX_GATHER];
+    int32_t b, oy, ox, oc, g, k;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int8_t *w = p->filter;
+                gather_taps(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, t16);
+                for (g = 0; g < groups * 2; ++g) {
+                    buf[g] = (int32_t)(((uint32_t)(uint16_t)t16[2 * g + 1] << 16) | (uint16_t)t16[2 * g]);
+                }
+                for (oc = 0; oc < out_c; oc += 2) {
+                    /* An odd last channel runs as a pair with itself and is stored once. */
+                    const int32_t two = oc + 1 < out_c;
+                    const int8_t *w0 = w + oc * taps, *w1 = two ? w0 + taps : w0;
+                    int32_t a0 = 0, a1 = 0;
+                    for (g = 0; g < groups; ++g) {
+                        const int32_t v0 = ac_load4(w0 + 4 * g), v1 = ac_load4(w1 + 4 * g);
+                        const int32_t e = buf[2 * g], d = buf[2 * g + 1];
+                        a0 = ac_smlad(e, ac_sxtb16(v0), a0);
+                        a0 = ac_smlad(d, ac_sxtb16_ror8(v0), a0);
+                        a1 = ac_smlad(e, ac_sxtb16(v1), a1);
+                        a1 = ac_smlad(d, ac_sxtb16_ror8(v1), a1);
+                    }
+                    for (k = 4 * groups; k < taps; ++k) {
+                        a0 += t16[k] * w0[k];
+                        a1 += t16[k] * w1[k];
+                    }
+                    {
+                        const ac_chan c0 = ac_chan_load(p->bias, p->multiplier, p->shift, oc, fast);
+                        out[oc] = ac_chan_out(&c0, a0, fast, zp, lo, hi);
+                    }
+                    if (two) {
+                        const ac_chan c1 = ac_chan_load(p->bias, p->multiplier, p->shift, oc + 1, fast);
+                        out[oc + 1] = ac_chan_out(&c1, a1, fast, zp, lo, hi);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void conv_gather(const ac_conv_params *p, const int8_t *input, int8_t *output)
+{
+    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+        conv_gather_loop(p, input, output, 1);
+    } else {
+        conv_gather_loop(p, input, output, 0);
+    }
+}
+#endif
+
 void ac_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output)
 {
     const ac_conv_params p = *params;
@@ -152,6 +247,13 @@ void ac_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output
         conv_pointwise(&p, input, output);
         return;
     }
+#if AC_USE_DSP
+    /* Short kernel rows (under 8 bytes of contiguous input per row): gather the taps instead. */
+    if (groups == 1 && fic * p.k_w < 8 && p.k_h * p.k_w * fic <= AC_CONV_MAX_GATHER) {
+        conv_gather(&p, input, output);
+        return;
+    }
+#endif
     for (b = 0; b < p.batches; ++b) {
         const int8_t *in_img = input + b * p.in_h * p.in_w * p.in_c;
         for (oy = 0; oy < p.out_h; ++oy) {

@@ -8,6 +8,7 @@
  */
 #include "ac_kernels.h"
 
+#include "ac_dot.h"
 #include "ac_fixedpoint.h"
 
 static inline int8_t dw_finish(const ac_conv_params *p, int32_t acc, int32_t oc)
@@ -90,6 +91,105 @@ static inline int32_t dw_taps(const ac_conv_params *p, int32_t y0, int32_t x0, i
     }
     return n;
 }
+/* Four channels at one tap: input and filter words of channels c..c+3, the input offset added
+ * on the way (SXTAB16), each lane into its own channel's accumulator. */
+#define AC_DW_TAP4(xp, wp)                                                                      \
+    do {                                                                                       \
+        const int32_t xv_ = ac_load4(xp), wv_ = ac_load4(wp);                                  \
+        const int32_t xe_ = ac_sxtab16(xo, xv_), xd_ = ac_sxtab16_ror8(xo, xv_);               \
+        const int32_t we_ = ac_sxtb16(wv_), wd_ = ac_sxtb16_ror8(wv_);                         \
+        a0 = ac_smlabb(xe_, we_, a0);                                                          \
+        a2 = ac_smlatt(xe_, we_, a2);                                                          \
+        a1 = ac_smlabb(xd_, wd_, a1);                                                          \
+        a3 = ac_smlatt(xd_, wd_, a3);                                                          \
+    } while (0)
+
+/* 3x3, dilation 1, depth multiplier 1, every tap in the image: channels c..c+3 at one output
+ * pixel whose top-left input tap is x. Input and filter share the channel stride s (in_c =
+ * out_c); `row` is the input row stride. Unrolled, so no tap list and no bounds checks. */
+AC_INLINE void dw_interior3x3(const int8_t *x, const int8_t *w, int32_t s, int32_t row, int32_t xo,
+                              int32_t acc[4])
+{
+    const int32_t s2 = 2 * s;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    /* Rows written out (a loop keeps spilling its loaded words); the barrier keeps each row's
+     * loads after the previous row's multiplies (see ac_dot.h). */
+    AC_DW_TAP4(x, w);
+    AC_DW_TAP4(x + s, w + s);
+    AC_DW_TAP4(x + s2, w + s2);
+    x += row, w += s2 + s;
+    AC_SCHED_BARRIER(a0, a1, a2, a3, x, w);
+    AC_DW_TAP4(x, w);
+    AC_DW_TAP4(x + s, w + s);
+    AC_DW_TAP4(x + s2, w + s2);
+    x += row, w += s2 + s;
+    AC_SCHED_BARRIER(a0, a1, a2, a3, x, w);
+    AC_DW_TAP4(x, w);
+    AC_DW_TAP4(x + s, w + s);
+    AC_DW_TAP4(x + s2, w + s2);
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Four channels' outputs with their parameters (fast: ac_requant_fast applies). */
+AC_INLINE void dw_out4(const ac_conv_params *p, const int32_t acc[4], int32_t c, int8_t *out, int32_t fast)
+{
+    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const ac_chan c0 = ac_chan_load(p->bias, p->multiplier, p->shift, c, fast);
+    const ac_chan c1 = ac_chan_load(p->bias, p->multiplier, p->shift, c + 1, fast);
+    const ac_chan c2 = ac_chan_load(p->bias, p->multiplier, p->shift, c + 2, fast);
+    const ac_chan c3 = ac_chan_load(p->bias, p->multiplier, p->shift, c + 3, fast);
+    out[c] = ac_chan_out(&c0, acc[0], fast, zp, lo, hi);
+    out[c + 1] = ac_chan_out(&c1, acc[1], fast, zp, lo, hi);
+    out[c + 2] = ac_chan_out(&c2, acc[2], fast, zp, lo, hi);
+    out[c + 3] = ac_chan_out(&c3, acc[3], fast, zp, lo, hi);
+}
+
+/* One output pixel, depth multiplier 1, DSP path: channels in blocks of four; the rest (in_c
+ * not a multiple of 4) through the portable per-channel loop. */
+AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32_t y0, int32_t x0, int8_t *out,
+                            int32_t fast)
+{
+    const int32_t xo = ac_dup16(p->input_offset), s = p->in_c;
+    const int32_t interior3x3 = p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && y0 >= 0 &&
+                                x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w;
+    int32_t c = 0;
+    if (interior3x3) {
+        const int8_t *x = in_img + (y0 * p->in_w + x0) * s;
+        for (; c + 4 <= s; c += 4) {
+            int32_t acc[4];
+            dw_interior3x3(x + c, p->filter + c, s, p->in_w * s, xo, acc);
+            dw_out4(p, acc, c, out, fast);
+        }
+    } else {
+        int32_t in_off[AC_DW_MAX_TAPS], w_off[AC_DW_MAX_TAPS];
+        const int32_t taps = dw_taps(p, y0, x0, in_off, w_off);
+        for (; c + 4 <= s; c += 4) {
+            int32_t acc[4];
+            dw_channels4(in_img + c, p->filter + c, in_off, w_off, taps, xo, acc);
+            dw_out4(p, acc, c, out, fast);
+        }
+    }
+    for (; c < s; ++c) {
+        out[c] = dw_finish(p, dw_channel(p, in_img, y0, x0, c, c), c);
+    }
+}
+
+AC_INLINE void dw_loop_dsp(const ac_conv_params *p, const int8_t *input, int8_t *output, int32_t fast)
+{
+    int32_t b, oy, ox;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                dw_pixel_dsp(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left,
+                             output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c, fast);
+            }
+        }
+    }
+}
 #endif
 
 void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output)
@@ -99,6 +199,16 @@ void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8
     const ac_conv_params *p = &local;
     const int32_t mult = p->depth_multiplier;
     int32_t b, oy, ox, ic, m;
+#if AC_USE_DSP
+    if (mult == 1 && p->k_h * p->k_w <= AC_DW_MAX_TAPS) {
+        if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+            dw_loop_dsp(p, input, output, 1);
+        } else {
+            dw_loop_dsp(p, input, output, 0);
+        }
+        return;
+    }
+#endif
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
@@ -106,22 +216,7 @@ void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8
             for (ox = 0; ox < p->out_w; ++ox) {
                 const int32_t x0 = ox * p->stride_w - p->pad_left;
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c;
-                ic = 0;
-#if AC_USE_DSP
-                if (mult == 1 && p->k_h * p->k_w <= AC_DW_MAX_TAPS) {
-                    int32_t in_off[AC_DW_MAX_TAPS], w_off[AC_DW_MAX_TAPS];
-                    const int32_t taps = dw_taps(p, y0, x0, in_off, w_off);
-                    const int32_t xo = ac_dup16(p->input_offset);
-                    for (; ic + 4 <= p->in_c; ic += 4) {
-                        int32_t acc[4], k;
-                        dw_channels4(in_img + ic, p->filter + ic, in_off, w_off, taps, xo, acc);
-                        for (k = 0; k < 4; ++k) {
-                            out[ic + k] = dw_finish(p, acc[k], ic + k);
-                        }
-                    }
-                }
-#endif
-                for (; ic < p->in_c; ++ic) {
+                for (ic = 0; ic < p->in_c; ++ic) {
                     for (m = 0; m < mult; ++m) {
                         const int32_t oc = ic * mult + m;
                         out[oc] = dw_finish(p, dw_channel(p, in_img, y0, x0, ic, oc), oc);

@@ -119,31 +119,56 @@ def _acc_out_scale(rng, in_s: float, w_s: float, taps: int) -> float:
     return float(np.float32(in_s * w_s * 3600 * np.sqrt(max(taps, 1)) / 40 * rng.uniform(0.4, 2.5)))
 
 
-def conv_case(rng, depthwise: bool = False):
+def _fast_path_geometry(rng, depthwise: bool):
+    """Shapes aimed at the specialised DSP paths: 1x1 pointwise (adjacent-pixel core with the
+    folded input offset, odd pixel counts, stride 2), the gathered-taps path for 1-3 input
+    channels (stem-like 3x3 stride 2 SAME: padded borders) and depthwise 3x3 (interior fast
+    path and its borders); channel counts not a multiple of 4 or 2."""
+    b = int(rng.choice([1, 1, 2]))
+    ih, iw = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+    same = bool(rng.random() < 0.6)
+    if depthwise:
+        k, s, ic = 3, int(rng.choice([1, 1, 2])), int(rng.integers(1, 14))
+    elif rng.random() < 0.6:
+        k, s, ic = 1, int(rng.choice([1, 1, 1, 2])), int(rng.integers(1, 41))
+    else:
+        k, s, ic = int(rng.choice([2, 3, 3, 5])), int(rng.choice([1, 2, 2])), int(rng.integers(1, 4))
+    return b, ih, iw, k, k, s, s, 1, 1, same, ic
+
+
+def conv_case(rng, depthwise: bool = False, fast_paths: bool = False):
     """One CONV_2D or DEPTHWISE_CONV_2D with random geometry and quantization."""
     while True:
-        b = int(rng.choice([1, 1, 2]))
-        ih, iw = int(rng.integers(1, 10)), int(rng.integers(1, 10))
-        kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
-        sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
-        dh, dw = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
-        same = bool(rng.random() < 0.5)
+        if fast_paths:
+            b, ih, iw, kh, kw, sh, sw, dh, dw, same, ic = _fast_path_geometry(rng, depthwise)
+        else:
+            b = int(rng.choice([1, 1, 2]))
+            ih, iw = int(rng.integers(1, 10)), int(rng.integers(1, 10))
+            kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+            sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+            dh, dw = (int(rng.integers(1, 3)), int(rng.integers(1, 3))) if rng.random() < 0.3 else (1, 1)
+            same = bool(rng.random() < 0.5)
+            ic = int(rng.integers(1, 10))
         oh, ow = _out_size(ih, kh, sh, dh, same), _out_size(iw, kw, sw, dw, same)
         if oh >= 1 and ow >= 1:
             break
-    ic = int(rng.integers(1, 10))
     if depthwise:
-        mult = int(rng.choice([1, 1, 1, 2, 3]))
+        mult = 1 if fast_paths else int(rng.choice([1, 1, 1, 2, 3]))
         oc = ic * mult
         wshape, axis, fic = (1, kh, kw, oc), 3, 1
     else:
-        oc = int(rng.integers(1, 10))
+        oc = int(rng.integers(1, 10 if not fast_paths else 20))
         wshape, axis, fic = (oc, kh, kw, ic), 0, ic
     act = str(rng.choice(ACTIVATIONS))
     in_s, in_zp = _logu(rng, 1e-3, 0.5), _zp(rng)
+    if fast_paths and rng.random() < 0.4:
+        in_zp = int(rng.choice([-128, 127]))  # the largest |input_offset|
     per_channel = bool(rng.random() < 0.8)
     w_s = np.array([_logu(rng, 1e-3, 5e-2) for _ in range(oc if per_channel else 1)], np.float32)
     out_s = _acc_out_scale(rng, in_s, float(np.mean(w_s)), kh * kw * fic)
+    if fast_paths and rng.random() < 0.25:
+        # Multipliers of 1/4 and above: the exact requantisation instead of ac_requant_fast.
+        out_s = float(np.float32(out_s / 60))
     m = ModelBuilder()
     x = m.tensor((b, ih, iw, ic), scale=in_s, zp=in_zp, name="input")
     w = m.tensor(wshape, scale=w_s, zp=np.zeros(w_s.size, int), data=_weights(rng, wshape), axis=axis, name="filter")
@@ -331,6 +356,8 @@ def chain_case(rng, float_io: bool = False):
 FAMILIES = {
     "conv": lambda rng: conv_case(rng, depthwise=False),
     "depthwise": lambda rng: conv_case(rng, depthwise=True),
+    "conv_fast": lambda rng: conv_case(rng, depthwise=False, fast_paths=True),
+    "depthwise_fast": lambda rng: conv_case(rng, depthwise=True, fast_paths=True),
     "fully_connected": fc_case,
     "pool": pool_case,
     "mean": mean_case,
