@@ -13,6 +13,7 @@ low/high roll-offs), and `random_gain` is a constant added to the whole clip.
 from __future__ import annotations
 
 import numpy as np
+from acdeploy.train import spectrum_correction
 
 DB_TO_LOG = float(np.log(10.0) / 10.0)  # power dB -> natural-log units of the features
 
@@ -113,12 +114,20 @@ def time_shift(x: np.ndarray, rng: np.random.Generator, max_frames: int) -> np.n
     return np.take_along_axis(np.asarray(x, dtype=np.float32), idx[:, None, :], axis=2)
 
 
-def augment_batch(x: np.ndarray, y_soft: np.ndarray, devices: np.ndarray, cfg, rng: np.random.Generator):
+def augment_batch(x: np.ndarray, y_soft: np.ndarray, devices: np.ndarray, cfg, rng: np.random.Generator,
+                  profiles: dict | None = None):
     """Apply the augmentations enabled in `cfg` (AugmentConfig) in a fixed order and return
-    (x, y_soft): device EQ, gain, time shift (per clip), Freq-MixStyle, mixup (mixes the labels
-    too), SpecAugment. Disabled steps draw no random numbers and leave the batch unchanged."""
+    (x, y_soft): spectrum correction (with `profiles`, train/spectrum_correction.py), device EQ
+    (on the reference clips spectrum correction left as they were), gain, time shift (per clip),
+    Freq-MixStyle, mixup (mixes the labels too), SpecAugment. Disabled steps draw no random
+    numbers and leave the batch unchanged."""
     x = np.array(x, dtype=np.float32, copy=True)
     y = np.array(y_soft, dtype=np.float32, copy=True)
+    if cfg.spectrum_correction:
+        if profiles is None:
+            raise ValueError("augment_batch: spectrum_correction is on but no device profiles were given")
+        x, devices = spectrum_correction.apply(x, devices, profiles, rng, cfg.spectrum_correction_p,
+                           cfg.spectrum_correction_min_scale, cfg.reference_device)
     if cfg.device_eq:
         x = device_eq(x, devices, rng, cfg.device_eq_p, cfg.device_eq_db, cfg.reference_device)
     if cfg.gain:

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from acdeploy.errors import DataError
+from acdeploy.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -86,14 +86,22 @@ def with_channel(x: np.ndarray) -> np.ndarray:
 
 
 class Batches:
-    """Seeded, augmented training batches (x [B, n_mels, n_frames, 1], soft labels [B, C])."""
+    """Seeded, augmented training batches (x [B, n_mels, n_frames, 1], soft labels [B, C]).
+
+    `profiles` are the device profiles spectrum correction applies (spectrum_correction.
+    training_profiles over the same training rows); required when augment_cfg switches it on.
+    """
 
     def __init__(self, x, labels, devices, indices, n_classes, batch_size, standardizer,
-                 augment_cfg=None, seed: int = 0):
+                 augment_cfg=None, seed: int = 0, profiles: dict | None = None):
         self.x, self.labels, self.devices = x, np.asarray(labels), np.asarray(devices)
         self.indices = np.asarray(indices)
         self.n_classes, self.batch_size = int(n_classes), int(batch_size)
         self.standardizer, self.augment_cfg, self.seed = standardizer, augment_cfg, int(seed)
+        self.profiles = profiles
+        if augment_cfg is not None and augment_cfg.spectrum_correction and profiles is None:
+            raise ConfigError("augment.spectrum_correction: this training loop computes no device profiles; "
+                              "set augment.spectrum_correction=false")
 
     @property
     def steps(self) -> int:
@@ -117,7 +125,7 @@ class Batches:
             if self.augment_cfg is not None:
                 from acdeploy.train.augment import augment_batch
 
-                xb, yb = augment_batch(xb, yb, self.devices[idx], self.augment_cfg, rng)
+                xb, yb = augment_batch(xb, yb, self.devices[idx], self.augment_cfg, rng, self.profiles)
             yield with_channel(self.standardizer(xb)), np.asarray(yb, dtype=np.float32)
 
     def dataset(self, epoch: int):

@@ -64,7 +64,10 @@ class AugmentConfig:
     device_eq: bool = field(True, help="device response simulation: random EQ curve over mel bands on reference-device clips")
     device_eq_p: float = field(0.6, help="device EQ: probability per reference-device clip")
     device_eq_db: float = field(6.0, help="device EQ: largest boost/cut of one EQ bump or roll-off, in dB")
-    reference_device: str = field("a", help="device EQ: the device whose clips get simulated responses")
+    reference_device: str = field("a", help="device EQ and spectrum correction: the device whose clips get simulated responses")
+    spectrum_correction: bool = field(False, help="spectrum correction (Hu et al.): add a paired device's mean log mel-power ratio to reference-device clips; profiles from the training rows, saved as device_profiles.json")
+    spectrum_correction_p: float = field(0.4, help="spectrum correction: probability per reference-device clip")
+    spectrum_correction_min_scale: float = field(0.5, help="spectrum correction: the profile is scaled by uniform(min_scale, 1) (in-between devices); 1 = exact profiles")
     freq_mixstyle: bool = field(True, help="Freq-MixStyle: mix per-frequency mean/std between clips")
     mixstyle_p: float = field(0.4, help="Freq-MixStyle: probability per batch")
     mixstyle_alpha: float = field(0.3, help="Freq-MixStyle: Beta(alpha, alpha) for the mixing weight")
@@ -77,7 +80,7 @@ class AugmentConfig:
         for key in ("mixup_alpha", "mixstyle_alpha"):
             if getattr(self, key) <= 0:
                 raise ValueError(f"{key}: must be > 0, got {getattr(self, key)}")
-        for key in ("device_eq_p", "mixstyle_p"):
+        for key in ("device_eq_p", "mixstyle_p", "spectrum_correction_p"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}: must be a probability in [0, 1], got {getattr(self, key)}")
         for key in ("freq_masks", "freq_mask_width", "time_masks", "time_mask_width", "shift_frames"):
@@ -86,6 +89,8 @@ class AugmentConfig:
         for key in ("device_eq_db", "gain_db"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key}: must be >= 0 dB, got {getattr(self, key)}")
+        if not 0.0 <= self.spectrum_correction_min_scale <= 1.0:
+            raise ValueError(f"spectrum_correction_min_scale: must be in [0, 1], got {self.spectrum_correction_min_scale}")
 
 
 # ---- training stage (models, fit loop, distillation) ----

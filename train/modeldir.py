@@ -8,6 +8,7 @@ DIR/
   metrics.json      DCASE metrics on the evaluate fold (written last of the results)
   history.csv       one row per epoch
   curves.png, confusion.png
+  device_profiles.json  spectrum correction's per-device mel profiles (only when it is on)
   checkpoints/      resume state (kept so a rerun with more epochs continues)
   .partial          present while the run is unfinished: such a dir never counts as a model
 """
@@ -26,6 +27,7 @@ METRICS = "metrics.json"
 HISTORY = "history.csv"
 CURVES = "curves.png"
 CONFUSION = "confusion.png"
+PROFILES = "device_profiles.json"
 PARTIAL = ".partial"
 WORK = "checkpoints"
 RUN_CONFIG = "run_config.yaml"  # in WORK: the config a resumed run must match

@@ -111,9 +111,19 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
     data_dir, train_fs, eval_fs = _open_data(cfg, data_dir)
     input_shape = (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1)
     teacher_infos = _check_teachers(teacher_dirs, train_fs.classes, input_shape)
+    from acdeploy.train.batches import identifiers, validation_split
+
+    ids = getattr(train_fs, "identifiers", None)  # meta.csv's identifier; else parsed from file names
+    ids = identifiers(train_fs.filenames) if ids is None else np.asarray(ids)
+    tr_idx, val_idx = validation_split(train_fs.labels, ids, cfg.train.val_fraction, cfg.train.seed)
+    profiles = None
+    if cfg.augment.spectrum_correction:
+        from acdeploy.train import spectrum_correction as sc
+
+        profiles = sc.training_profiles(train_fs, tr_idx, cfg.augment.reference_device, data_dir)
 
     import tensorflow as tf  # noqa: F401  (after the cheap checks: TF import takes seconds)
-    from acdeploy.train.batches import Batches, Standardizer, identifiers, validation_split
+    from acdeploy.train.batches import Batches, Standardizer
     from acdeploy.train.distill import Teacher
     from acdeploy.train.models import build_model
     from acdeploy.train.trainer import ValidationSet, fit, make_strategy
@@ -130,13 +140,13 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
     # (run config first: a kill between the two writes still leaves a dir a rerun recognises)
     fileio.write_text(out / md.WORK / md.RUN_CONFIG, dump_yaml(cfg))
     fileio.write_text(out / md.PARTIAL, "training run in progress; rerun the same command to resume\n")
+    if profiles is not None:
+        pairs = {d: len(p) for d, p in sc.paired_rows(train_fs, cfg.augment.reference_device, tr_idx).items()}
+        fileio.write_json(out / md.PROFILES, sc.profiles_json(profiles, pairs, cfg.augment.reference_device, data_dir))
 
-    ids = getattr(train_fs, "identifiers", None)  # meta.csv's identifier; else parsed from file names
-    ids = identifiers(train_fs.filenames) if ids is None else np.asarray(ids)
-    tr_idx, val_idx = validation_split(train_fs.labels, ids, cfg.train.val_fraction, cfg.train.seed)
     std = Standardizer.fit(train_fs.x, tr_idx)
     batches = Batches(train_fs.x, train_fs.labels, train_fs.devices, tr_idx, len(train_fs.classes),
-                      cfg.train.batch_size, std, cfg.augment, seed=cfg.train.seed)
+                      cfg.train.batch_size, std, cfg.augment, seed=cfg.train.seed, profiles=profiles)
     teachers = [Teacher.for_student(m, (i["standardize"]["mean"], i["standardize"]["std"]), (std.mean, std.std), name=d)
                 for m, i, d in zip(teachers_models, teacher_infos, teacher_dirs, strict=True)]
     result = fit(student, batches, ValidationSet(train_fs.x, train_fs.labels, val_idx, std), cfg.train,
