@@ -3,16 +3,47 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _temp_prefix(parent: Path, name: str) -> str:
+    """A temp-name prefix naming this host and process. Temp files and dirs of a writer that was
+    killed (SIGKILL skips every cleanup) are swept here, on the next write of the same artifact;
+    a live writer's are kept, and so are other hosts' (a shared run dir on a cluster)."""
+    host = socket.gethostname()
+    for stale in parent.glob(f".{glob.escape(name)}.{host}-*.*"):
+        pid = stale.name[len(f".{name}.{host}-"):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+    return f".{name}.{_owner()}."
+
+
 def _tmp_sibling(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(path.parent, path.name), suffix=".tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
 
@@ -58,7 +89,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(path.parent, path.stem), suffix=f".tmp{path.suffix}",
+                                dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -78,13 +110,13 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Pat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.parent, path.name), suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         if path.exists():
             if not replace:
                 raise FileExistsError(path)
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.parent, path.name), suffix=".old", dir=path.parent))
             old.rmdir()
             os.replace(path, old)
             os.replace(tmp, path)
