@@ -403,7 +403,7 @@ def _flat(d: dict, prefix: str = "") -> dict:
 def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:
     """Run (or resume) the trunk levels 0..lth.levels and the control branches; returns the summary."""
     from acdeploy.train import modeldir as md
-    from acdeploy.train.run import _check_teachers, _open_data
+    from acdeploy.train.run import check_teachers, open_data
 
     model_dir, out = Path(model_dir), Path(out)
     md.read_info(model_dir)
@@ -418,8 +418,8 @@ def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:
     teacher_dirs = [str(Path(t).resolve()) for t in cfg.distill.teachers] if cfg.distill.enabled else []
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teachers=teacher_dirs))
     check_run_dir(out, cfg)
-    data_dir, train_fs, eval_fs = _open_data(cfg, data_dir)
-    _check_teachers(teacher_dirs, train_fs.classes, (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1))
+    data_dir, train_fs, eval_fs = open_data(cfg, data_dir)
+    check_teachers(teacher_dirs, train_fs.classes, (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1))
 
     out.mkdir(parents=True, exist_ok=True)
     fileio.write_text(out / RUN_CONFIG, dump_yaml(cfg))

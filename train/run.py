@@ -30,11 +30,15 @@ def _flat(d: dict, prefix: str = "") -> dict:
 
 
 def _config_diff(saved: dict, now: dict, role: str) -> list[str]:
-    """Keys that decide this training run and differ; other stages' sections never block a resume."""
+    """Keys that decide this training run and differ; other stages' sections never block a resume.
+    A key missing on one side counts as its default (a run saved before the key existed)."""
+    from acdeploy.schema import load_config
+
     sections = ("features.", "augment.", f"{role}.", "train.") + (("distill.",) if role == "student" else ())
-    a, b = _flat(saved), _flat(now)
+    a, b, default = _flat(saved), _flat(now), _flat(to_dict(load_config()))
     return sorted(k for k in set(a) | set(b)
-                  if k.startswith(sections) and k not in _RESUMABLE_KEYS and a.get(k) != b.get(k))
+                  if k.startswith(sections) and k not in _RESUMABLE_KEYS
+                  and a.get(k, default.get(k)) != b.get(k, default.get(k)))
 
 
 def _existing_run(out: Path, cfg, role: str) -> str:
@@ -59,7 +63,8 @@ def _existing_run(out: Path, cfg, role: str) -> str:
     return "resume"
 
 
-def _check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> list[dict]:
+def check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> list[dict]:
+    """Each teacher dir's model info; refuses a teacher trained on other classes or another input shape."""
     infos = []
     for d in dirs:
         info = md.read_info(d)
@@ -71,7 +76,9 @@ def _check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> 
     return infos
 
 
-def _open_data(cfg, data_dir: str | None):
+def open_data(cfg, data_dir: str | None):
+    """(data_dir, train features, evaluate features), extracting the features on first use.
+    Shared by training and compression, which must see the same splits."""
     from acdeploy.train.dataset import read_dataset
     from acdeploy.train.features import ensure_features
 
@@ -108,9 +115,9 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
         print(f"{out}: already finished ({cfg.train.epochs} epochs); nothing to do", file=sys.stderr)
         return out
 
-    data_dir, train_fs, eval_fs = _open_data(cfg, data_dir)
+    data_dir, train_fs, eval_fs = open_data(cfg, data_dir)
     input_shape = (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1)
-    teacher_infos = _check_teachers(teacher_dirs, train_fs.classes, input_shape)
+    teacher_infos = check_teachers(teacher_dirs, train_fs.classes, input_shape)
     from acdeploy.train.batches import identifiers, validation_split
 
     ids = getattr(train_fs, "identifiers", None)  # meta.csv's identifier; else parsed from file names
