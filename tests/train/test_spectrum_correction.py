@@ -225,3 +225,18 @@ def test_no_paired_recordings_is_a_one_line_error(tmp_path, capsys):
                  "--set", "augment.spectrum_correction_p=1.5"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and "spectrum_correction_p" in err and not out.exists()
+
+
+def test_runs_saved_before_the_new_keys_still_resume():
+    """A run dir written before spectrum correction existed has no such keys: they mean the default."""
+    from acdeploy.train.run import _config_diff
+
+    from acdeploy.config import to_dict
+
+    now = to_dict(_config())
+    saved = json.loads(json.dumps(now))
+    for key in [k for k in saved["augment"] if k.startswith("spectrum_correction")]:
+        del saved["augment"][key]
+    assert _config_diff(saved, now, "student") == []
+    now["augment"]["spectrum_correction"] = True
+    assert _config_diff(saved, now, "student") == ["augment.spectrum_correction"]
