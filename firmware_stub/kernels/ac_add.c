@@ -1,29 +1,50 @@
 /* ADD int8 (TFLM add_common.cc / reference_integer_ops::Add): both inputs are shifted left by
  * 20 bits, rescaled to a common scale (multipliers below one), summed and requantized.
- * Broadcasting over up to 4 dimensions through per-input element strides (0 = broadcast).
+ * Broadcasting over up to 4 dimensions through per-input element strides (0 = broadcast); a
+ * flat loop when neither input broadcasts. Each requantisation is one 64-bit product (ac_rq64).
  */
 #include "ac_kernels.h"
 
 #include "ac_fixedpoint.h"
 
-static int32_t scale_input(int32_t q, int32_t offset, int32_t left_shift, int32_t mult, int32_t shift)
+static inline int8_t add_one(const ac_add_params *p, const ac_rq64 *q1, const ac_rq64 *q2, const ac_rq64 *qo,
+                             int32_t a, int32_t b)
 {
-    const int32_t shifted = (int32_t)((uint32_t)(q + offset) << left_shift);
-    return ac_rdbp(ac_srdhm(shifted, mult), -shift);
+    /* (q + offset) << 20 fits easily: |q + offset| <= 255. */
+    const int32_t sa = ac_rq64_apply(q1, (int32_t)((uint32_t)(a + p->input1_offset) << p->left_shift));
+    const int32_t sb = ac_rq64_apply(q2, (int32_t)((uint32_t)(b + p->input2_offset) << p->left_shift));
+    return ac_clamp_s8(ac_rq64_apply(qo, sa + sb) + p->output_offset, p->act_min, p->act_max);
 }
 
-void ac_add(const ac_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output)
+static int32_t dense(const int32_t *dims, const int32_t *strides)
 {
+    return strides[3] == 1 && strides[2] == dims[3] && strides[1] == dims[2] * dims[3] &&
+           strides[0] == dims[1] * dims[2] * dims[3];
+}
+
+void ac_add(const ac_add_params *params, const int8_t *input1, const int8_t *input2, int8_t *output)
+{
+    /* A local copy: int8 stores may alias anything, which would reload every field. The three
+     * multipliers are "smaller than one" (shift <= 0), as ac_rq64 needs. */
+    const ac_add_params local = *params;
+    const ac_add_params *p = &local;
+    const ac_rq64 q1 = ac_rq64_make(p->input1_multiplier, p->input1_shift);
+    const ac_rq64 q2 = ac_rq64_make(p->input2_multiplier, p->input2_shift);
+    const ac_rq64 qo = ac_rq64_make(p->output_multiplier, p->output_shift);
     int32_t i[4], n = 0;
+    if (dense(p->out_dims, p->in1_strides) && dense(p->out_dims, p->in2_strides)) {
+        const int32_t total = p->out_dims[0] * p->out_dims[1] * p->out_dims[2] * p->out_dims[3];
+        for (n = 0; n < total; ++n) {
+            output[n] = add_one(p, &q1, &q2, &qo, input1[n], input2[n]);
+        }
+        return;
+    }
     for (i[0] = 0; i[0] < p->out_dims[0]; ++i[0])
     for (i[1] = 0; i[1] < p->out_dims[1]; ++i[1])
     for (i[2] = 0; i[2] < p->out_dims[2]; ++i[2])
     for (i[3] = 0; i[3] < p->out_dims[3]; ++i[3]) {
         const int32_t k1 = i[0] * p->in1_strides[0] + i[1] * p->in1_strides[1] + i[2] * p->in1_strides[2] + i[3] * p->in1_strides[3];
         const int32_t k2 = i[0] * p->in2_strides[0] + i[1] * p->in2_strides[1] + i[2] * p->in2_strides[2] + i[3] * p->in2_strides[3];
-        const int32_t a = scale_input(input1[k1], p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift);
-        const int32_t b = scale_input(input2[k2], p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift);
-        const int32_t sum = ac_rdbp(ac_srdhm(a + b, p->output_multiplier), -p->output_shift) + p->output_offset;
-        output[n++] = ac_clamp_s8(sum, p->act_min, p->act_max);
+        output[n++] = add_one(p, &q1, &q2, &qo, input1[k1], input2[k2]);
     }
 }

@@ -1,10 +1,11 @@
 /* DEPTHWISE_CONV_2D int8, per-channel requantization (TFLM reference_integer_ops::
  * DepthwiseConvPerChannel): output channel oc = ic * depth_multiplier + m.
  *
- * DSP path (depth multiplier 1): the in-image taps of an output pixel are listed once, then
- * four channels per step: input and filter bytes of four adjacent channels are loaded as one
- * word each, sign-extended in pairs (SXTAB16 adds the input offset on the way), and
- * SMLABB/SMLATT accumulate each lane into its own channel's accumulator.
+ * DSP path (depth multiplier 1): four channels per step: input and filter bytes of four
+ * adjacent channels are loaded as one word each, sign-extended in pairs (SXTAB16 adds the input
+ * offset on the way), and SMLABB/SMLATT accumulate each lane into its own channel's accumulator.
+ * 3x3 pixels with every tap in the image take an unrolled path with no tap list; border pixels
+ * list their in-image taps first. Requantisation uses ac_requant_fast where it is exact.
  */
 #include "ac_kernels.h"
 

@@ -77,6 +77,33 @@ AC_INLINE int32_t ac_requant_fast(int32_t x, int32_t m, int32_t r, int32_t rnd)
     return (u + rnd) >> r;
 }
 
+/* ac_requant for any shift <= 0 (ADD's "smaller than one" multipliers) with m = 0 or m in
+ * [2^30, 2^31), through one 64-bit product: the same floor formula as ac_requant_fast, with
+ * the 2^(30+e) rounding term and the [x < 0] correction (only for e >= 1; for e = 0 the result is
+ * just the SRDHM floor) precomputed. Checked in tests/deploy/test_kernels_requant.py. */
+typedef struct {
+    int32_t m, sh;
+    int64_t c, d;
+} ac_rq64;
+
+static inline ac_rq64 ac_rq64_make(int32_t m, int32_t shift)
+{
+    ac_rq64 q;
+    const int32_t e = -shift;
+    q.m = m;
+    q.sh = 31 + e;
+    q.c = ((int64_t)1 << 30) + (e > 0 ? ((int64_t)1 << (30 + e)) : 0);
+    q.d = e > 0 ? ((int64_t)1 << 31) : 0;
+    return q;
+}
+
+static inline int32_t ac_rq64_apply(const ac_rq64 *q, int32_t x)
+{
+    const int64_t z = (int64_t)x * q->m + q->c - (x < 0 ? q->d : 0);
+    /* Two 32-bit shifts instead of a 64-bit shift by a variable amount (costly on Cortex-M). */
+    return q->sh >= 32 ? (int32_t)(z >> 32) >> (q->sh - 32) : (int32_t)(z >> 31);
+}
+
 /* 1 when every channel's multiplier qualifies for ac_requant_fast. */
 static inline int32_t ac_requant_fast_ok(const int32_t *multiplier, const int32_t *shift, int32_t n)
 {

@@ -1,4 +1,4 @@
-"""ac_requant_fast (one SMLAL, an add and a shift) equals TFLM's double-rounding
+"""ac_requant_fast (one SMLAL, an add and a shift) and ac_rq64 (ADD, any shift <= 0) equal TFLM's double-rounding
 MultiplyByQuantizedMultiplier (ac_requant: SaturatingRoundingDoublingHighMul + RoundingDivideByPOT)
 wherever the kernels use it: multiplier in [2^30, 2^31), shift <= -2, any int32 input.
 
@@ -37,6 +37,17 @@ static void check(int32_t x, int32_t m, int32_t shift) {
     }
 }
 
+/* ac_rq64 (ADD): every shift in [-31, 0]. */
+static void check64(int32_t x, int32_t m, int32_t shift) {
+    const ac_rq64 q = ac_rq64_make(m, shift);
+    const int32_t want = ac_requant(x, m, shift), got = ac_rq64_apply(&q, x);
+    ++checked;
+    if (want != got && bad++ < 10) {
+        printf("MISMATCH64 x=%ld m=%ld shift=%ld want=%ld got=%ld\n", (long)x, (long)m, (long)shift,
+               (long)want, (long)got);
+    }
+}
+
 int main(int argc, char **argv) {
     static const int32_t ms[] = {1073741824, 1073741825, 1518500250, 2147483646, 2147483647};
     int32_t shift, i, k, n = argc > 1 ? atoi(argv[1]) : 1000000;
@@ -55,8 +66,19 @@ int main(int argc, char **argv) {
             }
         }
     }
+    for (shift = -31; shift <= 0; ++shift) {
+        for (i = 0; i < (int32_t)(sizeof ms / sizeof ms[0]); ++i) {
+            for (k = -70000; k <= 70000; k += 7) {
+                check64(k * 1024, ms[i], shift); /* ADD: (q + offset) << 20 and sums of those */
+                check64(k, ms[i], shift);
+            }
+            check64(INT32_MAX, ms[i], shift); check64(INT32_MIN, ms[i], shift);
+        }
+        check64(12345, 0, shift); /* QuantizeMultiplier's (0, 0) for tiny multipliers */
+    }
     for (i = 0; i < n; ++i) {
         const int32_t m = (int32_t)(0x40000000u | (next() & 0x3FFFFFFFu));
+        check64((int32_t)next(), m, -(int32_t)(next() % 32u));
         const int32_t sh = -2 - (int32_t)(next() % 30u);
         const uint32_t raw = next();
         /* Small accumulators (as in the kernels) and the full int32 range. */
