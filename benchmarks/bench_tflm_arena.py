@@ -10,6 +10,7 @@ CNNs, MobileNetV2 0.35 at 32x32) and prints a Markdown table for docs/BENCHMARKS
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,12 @@ def _models() -> dict:
         "conv 1x1 to 256 ch on 1x1": lambda: seq([L.Conv2D(256, 1)], (1, 1, 4)),
         "depthwise 3x3, 16 ch": lambda: seq([L.DepthwiseConv2D(3)], (10, 10, 16)),
         "flatten + dense 20 + dense 5": lambda: seq([L.Flatten(), L.Dense(20), L.Dense(5)], (4, 4, 2)),
+        "dense 5 on 16 features": lambda: seq([L.Dense(5)], (16,)),
+        "dense 64 on 32 features": lambda: seq([L.Dense(64)], (32,)),
+        "dense 64 + dense 64 + dense 10": lambda: seq([L.Dense(64), L.Dense(64), L.Dense(10)], (32,)),
+        "flatten + dense 128": lambda: seq([L.Flatten(), L.Dense(128)], (8, 8, 4)),
+        "dense 3 + dense 200": lambda: seq([L.Dense(3), L.Dense(200)], (10,)),
+        "conv 3x3 8 ch + flatten + dense 10": lambda: seq([L.Conv2D(8, 3), L.Flatten(), L.Dense(10)], (8, 8, 2)),
         "max pool + avg pool": lambda: seq([L.MaxPooling2D(2), L.AveragePooling2D(2)], (8, 8, 4)),
         "mean + softmax": lambda: seq([L.GlobalAveragePooling2D(), L.Softmax()], (6, 6, 10)),
         "pad + max pool": lambda: seq([L.ZeroPadding2D(1), L.MaxPooling2D(2)], (8, 8, 4)),
@@ -90,8 +97,8 @@ def main() -> None:
 
     print("| model | estimate (B) | measured minimum (B) | estimate / minimum |")
     print("| --- | ---: | ---: | ---: |")
-    for k, (label, make) in enumerate(_models().items()):
-        path = args.work / f"m{k:02d}.tflite"
+    for label, make in _models().items():
+        path = args.work / (re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") + ".tflite")
         if not path.exists():
             model, shape = make()
             path.write_bytes(_quantize(model, shape))

@@ -177,10 +177,10 @@ def tflm_planning_bytes(graph: Graph) -> int:
 
 
 # Tail model (64-bit TFLM Python runtime, reference kernels), calibrated against the
-# RecordingMicroAllocator's tail and the bisected smallest arena_size that runs, on 23 converter
-# models (single conv/depthwise/FC/pool/mean+softmax layers of 4 to 256 channels, PAD and CONCAT
-# variants, mixed CNNs, a 40x51 CNN): the estimate is 0-6 % above the true minimum on 22 of
-# them and 12 % above on a FC-only model (Flatten + two Dense layers), never below.
+# RecordingMicroAllocator's tail and the bisected smallest arena_size that runs, on 29 converter
+# models (single conv/depthwise/FC/pool/mean+softmax layers of 3 to 256 channels, stacks of dense
+# layers, PAD and CONCAT variants, mixed CNNs, a 40x51 CNN, MobileNetV2): the estimate is 0-9 %
+# above the true minimum, never below (docs/BENCHMARKS.md, benchmarks/bench_tflm_arena.py).
 TAIL_FIXED = 536 + 48  # allocator, planner and interpreter bookkeeping (+48: rounding margin)
 TAIL_PER_TENSOR = 24  # TfLiteEvalTensor
 TAIL_PER_OP = 64  # NodeAndRegistration
@@ -201,9 +201,19 @@ PER_CHANNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 # During Prepare each kernel gets temporary TfLiteTensor copies (with their quantization arrays)
 # from the free space; it is released after the op, but the arena must hold it next to the tail.
 PREPARE_CONV = 632  # conv/depthwise: 4 temporary tensors
-PREPARE_FC = 496
+# Fully connected: a fixed part plus 4 bytes per output channel. Fitted on dense layers of 3 to
+# 200 outputs; a flat constant fitted on small layers fell below TFLM's need from ~100 outputs on.
+PREPARE_FC = 256
+PREPARE_FC_PER_CHANNEL = 4
 PREPARE_PER_TENSOR = 176  # other kernels, per input/output tensor
 PREPARE_PER_CHANNEL = 12  # per-channel scale + zero point copies
+
+
+def _prepare_temp_tensors(op) -> list[int]:
+    """The tensors a kernel's Prepare copies into temporary TfLiteTensors. RESHAPE reads its
+    target shape from the output tensor's dims, so its shape input is never copied."""
+    tensors = (op.inputs[:1] if op.opcode == "RESHAPE" else op.inputs) + op.outputs
+    return [i for i in tensors if i >= 0]
 
 
 def tflm_prepare_bytes(graph: Graph) -> int:
@@ -213,11 +223,11 @@ def tflm_prepare_bytes(graph: Graph) -> int:
             w = graph.tensor(op.inputs[1])
             per_channel = w.quant is not None and w.quant.per_channel
             if op.opcode == "FULLY_CONNECTED":
-                need = PREPARE_FC  # measured flat for per-channel FC of 5 to 64 outputs
+                need = PREPARE_FC + PREPARE_FC_PER_CHANNEL * graph.tensor(op.outputs[0]).shape[-1]
             else:
                 need = PREPARE_CONV + (PREPARE_PER_CHANNEL * w.quant.scale.size if per_channel else 0)
         else:
-            need = PREPARE_PER_TENSOR * len([i for i in (*op.inputs, *op.outputs) if i >= 0])
+            need = PREPARE_PER_TENSOR * len(_prepare_temp_tensors(op))
         peak = max(peak, align_up(need))
     return peak
 

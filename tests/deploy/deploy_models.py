@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-MODELS = ("mixed", "copies", "floatio", "mnv2", "tanh", "dilated", "float", "hybrid", "twosig")
+MODELS = ("mixed", "copies", "floatio", "mnv2", "dense", "tanh", "dilated", "float", "hybrid", "twosig")
 
 
 def _quantize(model, shape, *, int8_io=True, seed=0) -> bytes:
@@ -110,6 +110,9 @@ def _build(name: str) -> bytes:
         m = keras.applications.MobileNetV2(weights=None, input_shape=(32, 32, 3), alpha=0.35, classes=10,
                                            classifier_activation=None)
         return _quantize(m, (32, 32, 3))
+    if name == "dense":  # a wide fully connected layer: its Prepare, not the plan, sets TFLM's arena
+        x_in = keras.Input((10,))
+        return _quantize(keras.Model(x_in, L.Dense(200)(L.Dense(3)(x_in))), (10,))
     if name == "tanh":
         x_in = keras.Input((8, 8, 2))
         m = keras.Model(x_in, L.Dense(4)(L.Flatten()(L.Conv2D(4, 3, activation="tanh")(x_in))))

@@ -12,7 +12,7 @@ from acdeploy.deploy.memory_plan import check_plan, plan_memory, tflm_arena
 from acdeploy.deploy.tflite_reader import read_tflite
 from deploy_models import model_zoo
 
-NAMES = ["mixed", "copies", "floatio", "mnv2"]
+NAMES = ["mixed", "copies", "floatio", "mnv2", "dense"]
 
 # Each attempt runs in a fresh process: a failed allocation must not poison the next one, and
 # some TFLM failures abort the process.
