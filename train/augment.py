@@ -127,7 +127,7 @@ def augment_batch(x: np.ndarray, y_soft: np.ndarray, devices: np.ndarray, cfg, r
         if profiles is None:
             raise ValueError("augment_batch: spectrum_correction is on but no device profiles were given")
         x, devices = spectrum_correction.apply(x, devices, profiles, rng, cfg.spectrum_correction_p,
-                           cfg.spectrum_correction_min_scale, cfg.reference_device)
+                                               cfg.spectrum_correction_min_scale, cfg.reference_device)
     if cfg.device_eq:
         x = device_eq(x, devices, rng, cfg.device_eq_p, cfg.device_eq_db, cfg.reference_device)
     if cfg.gain:
