@@ -142,6 +142,25 @@ def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels:
     return folded
 
 
+def _requant_table(e: _Emitter, op: Operator, layer: str, mults: list[int], shifts: list[int],
+                   depthwise: bool) -> str:
+    """Rows {bias', multiplier, r, 2^(r-1)} for ac_requant_fast, or NULL when a channel does not
+    meet its preconditions (multiplier >= 2^30, shift <= -2); bias' is the folded bias for conv."""
+    if not all(m >= 1 << 30 and s <= -2 for m, s in zip(mults, shifts, strict=True)):
+        return "NULL"
+    g = e.graph
+    oc = len(mults)
+    if depthwise:
+        bias = np.zeros(oc, np.int64)
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            bias = g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:oc]
+    else:
+        bias = _folded_bias(g, op, g.tensor(op.inputs[1]), -_zp(g.tensor(op.inputs[0])), oc)
+    rows = [[int(b), m, -s - 1, 1 << (-s - 2)] for b, m, s in zip(bias, mults, shifts, strict=True)]
+    return e.array(e.sym(op.index, "requant"), "int32_t", rows,
+                   f"{layer}: per channel {{bias', multiplier, r, 2^(r-1)}} for ac_requant_fast")
+
+
 def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
     g = e.graph
     x, w, y = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
@@ -176,6 +195,7 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
             f"{layer}: bias + input offset x sum of the channel's weights"),
         "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
         "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
+        "requant": _requant_table(e, op, layer, mults, shifts, depthwise),
     }
     p = e.struct("ac_conv_params", e.sym(op.index, "params"), fields, layer)
     fn = "ac_depthwise_conv2d" if depthwise else "ac_conv2d"

@@ -105,6 +105,45 @@ AC_INLINE void pointwise_pair(const ac_conv_params *p, const int8_t *x0, const i
     }
 }
 
+/* The common case: adjacent pixels, folded bias and a precomputed requantisation table
+ * (rows {folded bias, multiplier, r, 2^(r-1)}, ac_requant_fast): every per-channel value comes
+ * from one pointer, which keeps the output stage out of the stack. */
+AC_INLINE void rq_store(const int32_t *q, int32_t acc, int8_t *out, int32_t zp, int32_t lo, int32_t hi)
+{
+    *out = ac_clamp_s8(ac_requant_fast(acc + q[0], q[1], q[2], q[3]) + zp, lo, hi);
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void pointwise_pair_table(const ac_conv_params *p, const int8_t *x0, int8_t *out0)
+{
+    const int32_t in_c = p->in_c, out_c = p->out_c;
+    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t *q = p->requant;
+    const int8_t *w = p->filter;
+    int8_t *const end = out0 + (out_c & ~1);
+    int8_t *o = out0;
+    for (; o != end; o += 2, w += 2 * in_c, q += 8) {
+        int32_t acc[4];
+        ac_dot2x2_adjacent(x0, w, in_c, acc);
+        rq_store(q, acc[0], o, zp, lo, hi);
+        rq_store(q, acc[2], o + out_c, zp, lo, hi);
+        rq_store(q + 4, acc[1], o + 1, zp, lo, hi);
+        rq_store(q + 4, acc[3], o + 1 + out_c, zp, lo, hi);
+    }
+    if (out_c & 1) {
+        /* The odd last channel: one weight row, raw bytes, two pixels. */
+        int32_t a0 = 0, a1 = 0, k;
+        for (k = 0; k < in_c; ++k) {
+            a0 += x0[k] * w[k];
+            a1 += x0[in_c + k] * w[k];
+        }
+        rq_store(q, a0, o, zp, lo, hi);
+        rq_store(q, a1, o + out_c, zp, lo, hi);
+    }
+}
+
 AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
 {
     /* A local copy: int8 stores may alias anything, which would reload every field. */
@@ -114,8 +153,12 @@ AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input,
     int32_t b, q;
     for (b = 0; b < p->batches; ++b) {
         for (q = 0; q + 2 <= pixels; q += 2) {
-            pointwise_pair(p, pointwise_pixel(p, input, b, q), pointwise_pixel(p, input, b, q + 1),
-                           output + (b * pixels + q) * out_c, 1, fast);
+            const int8_t *x0 = pointwise_pixel(p, input, b, q), *x1 = pointwise_pixel(p, input, b, q + 1);
+            if (fast && p->requant && p->folded_bias && x1 == x0 + p->in_c) {
+                pointwise_pair_table(p, x0, output + (b * pixels + q) * out_c);
+            } else {
+                pointwise_pair(p, x0, x1, output + (b * pixels + q) * out_c, 1, fast);
+            }
         }
         if (q < pixels) {
             const int8_t *x0 = pointwise_pixel(p, input, b, q);

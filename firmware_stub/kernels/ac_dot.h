@@ -23,7 +23,9 @@
  * disassembly: 56 instead of 42 instructions per 32 MACs). No code is emitted. */
 #if defined(__GNUC__) && AC_USE_DSP && !defined(AC_DSP_EMULATE)
 #define AC_SCHED_BARRIER(a, b, c, d, p, q) __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d), "+r"(p), "+r"(q))
+#define AC_SCHED_BARRIER4(a, b, c, d) __asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(d))
 #else
+#define AC_SCHED_BARRIER4(a, b, c, d) ((void)0)
 #define AC_SCHED_BARRIER(a, b, c, d, p, q) ((void)0)
 #endif
 

@@ -38,6 +38,10 @@ typedef struct {
                                    weights), so in-image taps need no offset (padding still does) */
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
+    /* NULL, or when every channel meets ac_requant_fast's preconditions (multiplier >= 2^30,
+     * shift <= -2): [out_c][4] {folded_bias (conv) or bias (depthwise), multiplier, r = -shift - 1,
+     * 2^(r - 1)}, one row per channel so the output stage reads one pointer. */
+    const int32_t *requant;
 } ac_conv_params;
 
 void ac_conv2d(const ac_conv_params *p, const int8_t *input, int8_t *output);

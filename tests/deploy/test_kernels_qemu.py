@@ -1,0 +1,67 @@
+"""The specialised DSP paths with the REAL Cortex-M4 instructions (SMLAD, SXTB16, SMLAL, ...), not
+the host emulation: single-op models that reach each path are built as firmware, run in QEMU
+(mps2-an386) and compared with TFLite Micro's outputs on random int8 inputs (the firmware's own
+self-test against the vectors TFLM produced).
+
+Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table; 1x1 stride 2;
+the gathered-taps conv for 1-3 input channels; depthwise 3x3 interior + borders; a layer whose
+multipliers need the exact (not the fast) requantisation; odd channel counts.
+"""
+
+from __future__ import annotations
+
+import pytest
+from acdeploy.deploy import firmware
+from acdeploy.deploy.c_engine import write_network_project
+from acdeploy.deploy.targets import get_target
+from acdeploy.deploy.tflite_reader import read_tflite
+from conftest import require_tools
+from kernel_cases import cases
+
+pytestmark = pytest.mark.toolchain
+
+
+def _kind(model: bytes) -> str | None:
+    g = read_tflite(model)
+    op = g.operators[0]
+    x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    _, h, wd, c = x.shape
+    stride = int(op.options.get("stride_w", 1))
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        return "dw3x3" if h >= 4 and wd >= 4 and c % 4 else None
+    k = int(w.shape[1])
+    if k == 1 and stride == 1 and h * wd >= 3 and c >= 9 and c % 4 and int(w.shape[0]) % 2:
+        return "pointwise_odd"
+    if k == 1 and stride == 1 and h * wd >= 4 and c >= 8:
+        return "pointwise"
+    if k == 1 and stride == 2 and h * wd >= 4:
+        return "pointwise_s2"
+    if k == 3 and c <= 3 and h >= 3:
+        return "gather"
+    return None
+
+
+def _pick() -> dict[str, bytes]:
+    picked: dict[str, bytes] = {}
+    for fam, n in (("conv_fast", 120), ("depthwise_fast", 40)):
+        for m in cases(fam, n, 7):
+            kind = _kind(m)
+            if kind and kind not in picked:
+                picked[kind] = m
+    return picked
+
+
+MODELS = _pick()
+
+
+def test_every_path_has_a_model():
+    assert set(MODELS) == {"pointwise", "pointwise_odd", "pointwise_s2", "gather", "dw3x3"}
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_real_dsp_instructions_bit_exact_in_qemu(kind, tmp_path):
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
+    t = get_target("cortex-m4")
+    write_network_project(MODELS[kind], tmp_path / "firmware", n_vectors=3)
+    run = firmware.run_qemu(firmware.build_firmware(tmp_path, t, dsp=True), t.qemu_machine, timeout=120)
+    assert run.passed, f"{kind}: firmware outputs differ from TFLM\n{run.log[-2000:]}"
