@@ -281,11 +281,19 @@ def _add(e: _Emitter, op: Operator) -> None:
     a, b, y = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
     out = _nhwc(y.shape)
     lo, hi = _act(op, y)
+    ap = quant.add_params(_scale(a), _scale(b), _scale(y))
+    layer = f"layer {op.index} ADD '{op.name}'"
+    tables = {
+        f"input{k}_table": e.array(e.sym(op.index, f"in{k}_table"), "int32_t",
+                                   quant.add_input_table(-_zp(t), ap[f"input{k}_multiplier"], ap[f"input{k}_shift"],
+                                                         ap["left_shift"]),
+                                   f"{layer}: input {k} rescaled, for every int8 value (index q + 128)")
+        for k, t in ((1, a), (2, b))}
     fields = {"out_dims": "{" + ", ".join(map(str, out)) + "}",
               "in1_strides": "{" + ", ".join(map(str, _broadcast_strides(a.shape, out))) + "}",
               "in2_strides": "{" + ", ".join(map(str, _broadcast_strides(b.shape, out))) + "}",
               "input1_offset": -_zp(a), "input2_offset": -_zp(b), "output_offset": _zp(y),
-              **quant.add_params(_scale(a), _scale(b), _scale(y)), "act_min": lo, "act_max": hi}
+              **ap, "act_min": lo, "act_max": hi, **tables}
     p = e.struct("ac_add_params", e.sym(op.index, "params"), fields, f"layer {op.index} ADD '{op.name}'")
     e.call(op, f"ac_add(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.inputs[1])}, {e.ref(op.outputs[0])});")
 

@@ -110,6 +110,32 @@ def add_params(s1: float, s2: float, s_out: float, left_shift: int = 20) -> dict
             "input2_multiplier": m2, "input2_shift": sh2, "output_multiplier": mo, "output_shift": sho}
 
 
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on Python integers (C truncating division)."""
+    if a == b == -(1 << 31):
+        return (1 << 31) - 1
+    ab = a * b
+    num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    q = abs(num) >> 31
+    return q if num >= 0 else -q
+
+
+def _rdbp(x: int, e: int) -> int:
+    """gemmlowp RoundingDivideByPOT."""
+    mask = (1 << e) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if (x & mask) > threshold else 0)
+
+
+def add_input_table(offset: int, multiplier: int, shift: int, left_shift: int = 20) -> list[int]:
+    """ADD's per-input rescale for every int8 value q (index q + 128), exactly as TFLM computes it
+    per element: MultiplyByQuantizedMultiplierSmallerThanOneExp((q + offset) << left_shift, M, s)."""
+    def wrap(v: int) -> int:  # the kernel's int32 shift wraps like TFLM's
+        return (v + (1 << 31)) % (1 << 32) - (1 << 31)
+
+    return [_rdbp(_srdhm(wrap((q + offset) << left_shift), multiplier), -shift) for q in range(-128, 128)]
+
+
 def softmax_params(beta: float, in_scale: float, integer_bits: int = 5) -> dict[str, int]:
     """SOFTMAX int8 (softmax_common.cc): PreprocessSoftmaxScaling + CalculateInputRadius."""
     real = min(float(beta) * float(np.float32(in_scale)) * (1 << (31 - integer_bits)), float((1 << 31) - 1))

@@ -34,6 +34,23 @@ void ac_add(const ac_add_params *params, const int8_t *input1, const int8_t *inp
     int32_t i[4], n = 0;
     if (dense(p->out_dims, p->in1_strides) && dense(p->out_dims, p->in2_strides)) {
         const int32_t total = p->out_dims[0] * p->out_dims[1] * p->out_dims[2] * p->out_dims[3];
+        if (p->input1_table && p->input2_table) {
+            /* Two table lookups and one requantisation per element. */
+            const int32_t *t1 = p->input1_table + 128, *t2 = p->input2_table + 128;
+            const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+            const int32_t m = p->output_multiplier, sh = p->output_shift;
+            if (ac_requant_fast_ok(&m, &sh, 1)) {
+                const int32_t r = -sh - 1, rnd = 1 << (r - 1);
+                for (n = 0; n < total; ++n) {
+                    output[n] = ac_clamp_s8(ac_requant_fast(t1[input1[n]] + t2[input2[n]], m, r, rnd) + zp, lo, hi);
+                }
+            } else {
+                for (n = 0; n < total; ++n) {
+                    output[n] = ac_clamp_s8(ac_rq64_apply(&qo, t1[input1[n]] + t2[input2[n]]) + zp, lo, hi);
+                }
+            }
+            return;
+        }
         for (n = 0; n < total; ++n) {
             output[n] = add_one(p, &q1, &q2, &qo, input1[n], input2[n]);
         }

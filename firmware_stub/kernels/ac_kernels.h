@@ -94,6 +94,9 @@ typedef struct {
     int32_t input2_multiplier, input2_shift;
     int32_t output_multiplier, output_shift;
     int32_t act_min, act_max;
+    /* NULL, or per input the rescaled value of every int8 q at index q + 128 (the generator
+     * computes TFLM's per-element input arithmetic once per value). */
+    const int32_t *input1_table, *input2_table;
 } ac_add_params;
 
 void ac_add(const ac_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);

@@ -98,21 +98,38 @@ static int32_t count_leading_zeros(uint32_t x)
     return n;
 }
 
+/* exp of one input's difference to the row maximum (F0), or 0 below diff_min (not counted). */
+static int32_t softmax_exp(const ac_softmax_params *p, int32_t diff)
+{
+    if (diff < p->diff_min) {
+        return 0;
+    }
+    return exp_on_negative_values(ac_srdhm((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier));
+}
+
+/* Rows up to this depth keep their exp values on the stack (computed once, not twice). */
+#define AC_SOFTMAX_CACHE 32
+
 void ac_softmax(const ac_softmax_params *p, const int8_t *input, int8_t *output)
 {
     int32_t r, c;
     for (r = 0; r < p->rows; ++r) {
         const int8_t *in = input + r * p->depth;
         int8_t *out = output + r * p->depth;
+        const int32_t cached = p->depth <= AC_SOFTMAX_CACHE;
+        int32_t exps[AC_SOFTMAX_CACHE];
         int32_t max_in_row = -128, sum_of_exps = 0, headroom, num_bits_over_unit, shifted_scale;
         for (c = 0; c < p->depth; ++c) {
             max_in_row = in[c] > max_in_row ? in[c] : max_in_row;
         }
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
+            const int32_t e = softmax_exp(p, diff);
+            if (cached) {
+                exps[c] = e;
+            }
             if (diff >= p->diff_min) {
-                const int32_t scaled = ac_srdhm((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier);
-                sum_of_exps += sat_mul_pot(exp_on_negative_values(scaled), -12); /* F0 -> F12 */
+                sum_of_exps += sat_mul_pot(e, -12); /* F0 -> F12 */
             }
         }
         /* GetReciprocal(sum, 12 integer bits). */
@@ -122,8 +139,7 @@ void ac_softmax(const ac_softmax_params *p, const int8_t *input, int8_t *output)
         for (c = 0; c < p->depth; ++c) {
             const int32_t diff = (int32_t)in[c] - max_in_row;
             if (diff >= p->diff_min) {
-                const int32_t scaled = ac_srdhm((int32_t)((uint32_t)diff << p->input_left_shift), p->input_multiplier);
-                const int32_t e = exp_on_negative_values(scaled);
+                const int32_t e = cached ? exps[c] : softmax_exp(p, diff);
                 const int32_t unsat = ac_rdbp(ac_srdhm(shifted_scale, e), num_bits_over_unit + 31 - 8);
                 out[c] = ac_clamp_s8(unsat - 128, -128, 127);
             } else {
