@@ -39,3 +39,20 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     data = read_yaml(path) if path else {}
     data = apply_overrides(data, overrides or {})
     return from_dict(Config, data, where=str(path) if path else "config")
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+    """A nested config dict as dotted keys: {"train": {"epochs": 3}} -> {"train.epochs": 3}."""
+    out = {}
+    for k, v in d.items():
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def changed_keys(saved: dict, now: dict, decides=lambda key: True) -> list[str]:
+    """Dotted keys for which `decides(key)` holds and the two config dicts differ. A key missing on
+    one side counts as its default, so a run saved before a key existed still matches."""
+    from acdeploy.config import to_dict
+
+    a, b, default = flatten(saved), flatten(now), flatten(to_dict(load_config()))
+    return sorted(k for k in set(a) | set(b) if decides(k) and a.get(k, default.get(k)) != b.get(k, default.get(k)))

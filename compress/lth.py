@@ -28,6 +28,7 @@ from acdeploy.compress.masks import Mask, prune, prune_layerwise
 from acdeploy import fileio
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError, ModelError
+from acdeploy.schema import changed_keys
 
 REWIND = "rewind.npz"
 RUN_CONFIG = "run_config.yaml"
@@ -108,14 +109,17 @@ class Run:
         from acdeploy.train import modeldir as md
         from acdeploy.train.batches import Batches, Standardizer, identifiers, validation_split
         from acdeploy.train.distill import Teacher
+        from acdeploy.train.spectrum_correction import training_profiles
         from acdeploy.train.trainer import ValidationSet
 
         tf.config.experimental.enable_op_determinism()
         cfg, fs = self.cfg, self.train_fs
         tr_idx, val_idx = validation_split(fs.labels, identifiers(fs.filenames), cfg.train.val_fraction, cfg.train.seed)
         self.std = Standardizer.fit(fs.x, tr_idx)
+        profiles = (training_profiles(fs, tr_idx, cfg.augment.reference_device, self.data_dir)
+                    if cfg.augment.spectrum_correction else None)
         self.batches = Batches(fs.x, fs.labels, fs.devices, tr_idx, self.n_classes, cfg.train.batch_size,
-                               self.std, cfg.augment, seed=cfg.train.seed)
+                               self.std, cfg.augment, seed=cfg.train.seed, profiles=profiles)
         self.val = ValidationSet(fs.x, fs.labels, val_idx, self.std)
         self.teachers = []
         for d in self.teacher_dirs:
@@ -386,18 +390,9 @@ def check_run_dir(out: Path, cfg) -> None:
         return
     if not p.is_file():
         raise ConfigError(f"{out}: exists and is not an LTH run of this tool; choose another --out")
-    saved = _flat(yaml.safe_load(p.read_text()))
-    now = _flat(to_dict(cfg))
-    diff = sorted(k for k in set(saved) | set(now) if k not in _RESUMABLE and saved.get(k) != now.get(k))
+    diff = changed_keys(yaml.safe_load(p.read_text()), to_dict(cfg), lambda k: k not in _RESUMABLE)
     if diff:
         raise ConfigError(f"{out}: holds an LTH run with another config ({', '.join(diff[:3])} differ); use another --out")
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
-    return out
 
 
 def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:

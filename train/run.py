@@ -21,24 +21,13 @@ from acdeploy.errors import ConfigError, DataError, ModelError
 _RESUMABLE_KEYS = {"train.epochs", "train.verbose"}
 
 
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(_flat(v, key + ".") if isinstance(v, dict) else {key: v})
-    return out
-
-
 def _config_diff(saved: dict, now: dict, role: str) -> list[str]:
     """Keys that decide this training run and differ; other stages' sections never block a resume.
     A key missing on one side counts as its default (a run saved before the key existed)."""
-    from acdeploy.schema import load_config
+    from acdeploy.schema import changed_keys
 
     sections = ("features.", "augment.", f"{role}.", "train.") + (("distill.",) if role == "student" else ())
-    a, b, default = _flat(saved), _flat(now), _flat(to_dict(load_config()))
-    return sorted(k for k in set(a) | set(b)
-                  if k.startswith(sections) and k not in _RESUMABLE_KEYS
-                  and a.get(k, default.get(k)) != b.get(k, default.get(k)))
+    return changed_keys(saved, now, lambda k: k.startswith(sections) and k not in _RESUMABLE_KEYS)
 
 
 def _existing_run(out: Path, cfg, role: str) -> str:

@@ -176,3 +176,43 @@ def test_bad_quantize_inputs(tmp_path, capsys):
     assert main(["compress", "quantize", "--model", str(d), "--out", str(tmp_path / "m.tflite")]) == 1
     assert "not a model directory" in capsys.readouterr().err
     assert not (tmp_path / "m.tflite").exists()
+
+
+def test_spectrum_correction_profiles_reach_lth_retraining(tmp_path):
+    """With augment.spectrum_correction on, every level retrains on the same device profiles as
+    dense training: computed from the level's own training rows (paired a/b recordings here)."""
+    from acdeploy.train.spectrum_correction import device_profiles
+
+    train, evaluate = _features(tmp_path)
+    n = len(train.labels)
+    # recordings 2k and 2k+1 are one segment on devices a and b, b louder by a fixed ramp
+    train.filenames = [f"sc{train.labels[i - i % 2]}-city0-loc{i // 20}-{i // 2}-{'ab'[i % 2]}.wav" for i in range(n)]
+    train.devices = np.array(["ab"[i % 2] for i in range(n)])
+    train.labels = train.labels[np.arange(n) - np.arange(n) % 2]
+    train.x = train.x.copy()
+    train.x[1::2] = train.x[0::2] + np.linspace(0, 2, 16, dtype=np.float32)[None, :, None]
+    info_dir = tmp_path / "dense"
+    info_dir.mkdir()
+    (info_dir / "model_info.json").write_text(json.dumps({"classes": CLASSES, "input_shape": [16, 16, 1],
+                                                          "standardize": {"mean": 0.0, "std": 1.0}}))
+    run = L.Run(_cfg(**{"augment.spectrum_correction": True}), info_dir, tmp_path / "run", train, evaluate,
+                "synthetic", [])
+    assert set(run.batches.profiles) == {"b"}
+    expect = device_profiles(train, "a", run.batches.indices)["b"]
+    np.testing.assert_allclose(run.batches.profiles["b"], expect)
+    assert np.ptp(expect) > 1.0  # the ramp, not a flat offset
+
+
+def test_rerun_accepts_a_config_saved_before_a_key_existed(tmp_path):
+    """A run dir whose saved config lacks a newer key (at its default) still resumes."""
+    import yaml
+
+    from acdeploy.config import dump_yaml
+
+    cfg = _cfg()
+    saved = yaml.safe_load(dump_yaml(cfg))
+    del saved["augment"]["spectrum_correction"]
+    (tmp_path / L.RUN_CONFIG).write_text(yaml.safe_dump(saved))
+    L.check_run_dir(tmp_path, cfg)
+    with pytest.raises(L.ConfigError, match="another config"):
+        L.check_run_dir(tmp_path, _cfg(**{"augment.spectrum_correction": True}))
