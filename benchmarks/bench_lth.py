@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--prune-fraction", type=float, default=0.6)
     ap.add_argument("--rewind-epoch", type=int, default=1)
     ap.add_argument("--scope", default="global")
+    ap.add_argument("--seed", type=int, default=0, help="train.seed of the dense student, the levels and the controls")
     args = ap.parse_args()
     out = args.out
     data = args.data or out / "data"
@@ -79,7 +80,8 @@ def main() -> int:
     t0 = time.time()
     teacher = args.teacher or _train("teacher", data, out / "teacher",
                                      {"train.epochs": args.teacher_epochs or args.epochs})
-    student = _train("student", data, out / "student", {"train.epochs": args.epochs, "distill.teachers": [str(teacher)]})
+    student = _train("student", data, out / "student", {"train.epochs": args.epochs, "train.seed": args.seed,
+                                                        "distill.teachers": [str(teacher)]})
     t_dense = time.time() - t0
 
     from acdeploy.compress.lth import format_summary, lth_run
@@ -115,7 +117,7 @@ def main() -> int:
     md = "\n".join([
         f"Command: `.venv/bin/python benchmarks/bench_lth.py --epochs {args.epochs}"
         f"{f' --teacher-epochs {args.teacher_epochs}' if args.teacher_epochs else ''} --levels {args.levels} "
-        f"--prune-fraction {args.prune_fraction} --rewind-epoch {args.rewind_epoch} --scope {args.scope}` "
+        f"--prune-fraction {args.prune_fraction} --rewind-epoch {args.rewind_epoch} --scope {args.scope} --seed {args.seed}` "
         f"(machine: {cpu} CPU cores shared with other jobs, {platform.machine()}, no GPU).",
         f"Data: `acdeploy data synth` defaults; metrics on the evaluate fold, unseen = devices s4-s6. Dense student: "
         f"registry `student` at width 1 with KD (a = 0.98, T = 2) from the teacher, {args.epochs} epochs; every level and "
