@@ -156,9 +156,41 @@ def _requant_table(e: _Emitter, op: Operator, layer: str, mults: list[int], shif
             bias = g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:oc]
     else:
         bias = _folded_bias(g, op, g.tensor(op.inputs[1]), -_zp(g.tensor(op.inputs[0])), oc)
-    rows = [[int(b), m, -s - 1, 1 << (-s - 2)] for b, m, s in zip(bias, mults, shifts, strict=True)]
+    zp = _zp(g.tensor(op.outputs[0]))
+    w = g.tensor(op.inputs[1])
+    # The output zero point rides in the rounding term: (u + 2^(r-1) + zp 2^r) >> r is the
+    # shifted value plus zp exactly, provided the sum stays in int32. |u| <= |acc + bias| / 2 + 1
+    # and |acc| <= taps * 128 * 127 for int8 inputs and weights (taps per output channel).
+    taps = int(np.prod(w.shape)) // oc
+    worst = max(abs(int(b)) for b in bias) + taps * 128 * 127
+    rows = []
+    for b, m, s in zip(bias, mults, shifts, strict=True):
+        r = -s - 1
+        if worst // 2 + 1 + (1 << (r - 1)) + abs(zp) * (1 << r) >= 1 << 31:
+            return "NULL"
+        rows.append([int(b), m, r, (1 << (r - 1)) + zp * (1 << r)])
     return e.array(e.sym(op.index, "requant"), "int32_t", rows,
-                   f"{layer}: per channel {{bias', multiplier, r, 2^(r-1)}} for ac_requant_fast")
+                   f"{layer}: per channel {{bias', multiplier, r, 2^(r-1) + (output zero point << r)}}")
+
+
+# 1x1 convs with at most this many input channels get int16 pre-extended weights (flash: 2 extra
+# bytes per weight): below it the per-output requantisation weighs enough that the SXTB16s on
+# the weights decide whether the layer stays under 2 instructions per MAC on the M4.
+FILTER16_MAX_IN_C = 48
+
+
+def _filter16(e: _Emitter, op: Operator, layer: str, w: Tensor, depthwise: bool) -> str:
+    """Weights of each channel pair as int16 lane pairs in SXTB16 order (see ac_kernels.h)."""
+    oc, kh, kw, ic = (int(d) for d in w.shape)
+    if depthwise or kh != 1 or kw != 1 or ic % 4 or ic > FILTER16_MAX_IN_C or oc < 2:
+        return "NULL"
+    rows = w.data.astype(np.int64).reshape(oc, ic)[: oc & ~1].reshape(oc // 2, 2, ic // 4, 4)
+    lanes = rows[..., [0, 2, 1, 3]].reshape(oc // 2, 2, ic // 4, 2, 2)  # (pair, row, group, word, lane)
+    words = lanes.transpose(0, 2, 1, 3, 4)  # (pair, group, row, word, lane)
+    packed = (words[..., 0] & 0xFFFF) | ((words[..., 1] & 0xFFFF) << 16)
+    packed = np.where(packed >= 1 << 31, packed - (1 << 32), packed)
+    return e.array(e.sym(op.index, "filter16"), "int32_t", packed.reshape(-1),
+                   f"{layer}: weights pre-extended to int16 pairs for the pointwise DSP core")
 
 
 def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
@@ -196,6 +228,7 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
         "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
         "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
         "requant": _requant_table(e, op, layer, mults, shifts, depthwise),
+        "filter16": _filter16(e, op, layer, w, depthwise),
     }
     p = e.struct("ac_conv_params", e.sym(op.index, "params"), fields, layer)
     fn = "ac_depthwise_conv2d" if depthwise else "ac_conv2d"

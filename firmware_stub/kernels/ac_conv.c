@@ -108,29 +108,43 @@ AC_INLINE void pointwise_pair(const ac_conv_params *p, const int8_t *x0, const i
 /* The common case: adjacent pixels, folded bias and a precomputed requantisation table
  * (rows {folded bias, multiplier, r, 2^(r-1)}, ac_requant_fast): every per-channel value comes
  * from one pointer, which keeps the output stage out of the stack. */
-AC_INLINE void rq_store(const int32_t *q, int32_t acc, int8_t *out, int32_t zp, int32_t lo, int32_t hi)
+AC_INLINE void rq_store(const int32_t *q, int32_t acc, int8_t *out, int32_t lo, int32_t hi, int32_t full)
 {
-    *out = ac_clamp_s8(ac_requant_fast(acc + q[0], q[1], q[2], q[3]) + zp, lo, hi);
+    /* The output zero point is folded into the rounding term: q[3] = 2^(r-1) + (zp << r). */
+    const int32_t v = ac_requant_fast(acc + q[0], q[1], q[2], q[3]);
+    *out = full ? ac_sat8(v) : ac_clamp_s8(v, lo, hi);
 }
 
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static void pointwise_pair_table(const ac_conv_params *p, const int8_t *x0, int8_t *out0)
+AC_INLINE void pointwise_pair_table(const ac_conv_params *p, const int8_t *x0, int8_t *out0, int32_t pre,
+                                    int32_t full)
 {
     const int32_t in_c = p->in_c, out_c = p->out_c;
-    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t lo = p->act_min, hi = p->act_max;
     const int32_t *q = p->requant;
     const int8_t *w = p->filter;
     int8_t *const end = out0 + (out_c & ~1);
     int8_t *o = out0;
+#if AC_USE_DSP
+    const int32_t *w16 = p->filter16;
+#else
+    (void)pre; /* the int16 weights exist for the DSP core only */
+#endif
     for (; o != end; o += 2, w += 2 * in_c, q += 8) {
         int32_t acc[4];
+#if AC_USE_DSP
+        if (pre) {
+            ac_dot2x2_pre(x0, w16, in_c, acc);
+            w16 += in_c; /* in_c / 4 groups of 4 words per channel pair */
+        } else {
+            ac_dot2x2_adjacent(x0, w, in_c, acc);
+        }
+#else
         ac_dot2x2_adjacent(x0, w, in_c, acc);
-        rq_store(q, acc[0], o, zp, lo, hi);
-        rq_store(q, acc[2], o + out_c, zp, lo, hi);
-        rq_store(q + 4, acc[1], o + 1, zp, lo, hi);
-        rq_store(q + 4, acc[3], o + 1 + out_c, zp, lo, hi);
+#endif
+        rq_store(q, acc[0], o, lo, hi, full);
+        rq_store(q, acc[2], o + out_c, lo, hi, full);
+        rq_store(q + 4, acc[1], o + 1, lo, hi, full);
+        rq_store(q + 4, acc[3], o + 1 + out_c, lo, hi, full);
     }
     if (out_c & 1) {
         /* The odd last channel: one weight row, raw bytes, two pixels. */
@@ -139,10 +153,28 @@ static void pointwise_pair_table(const ac_conv_params *p, const int8_t *x0, int8
             a0 += x0[k] * w[k];
             a1 += x0[in_c + k] * w[k];
         }
-        rq_store(q, a0, o, zp, lo, hi);
-        rq_store(q, a1, o + out_c, zp, lo, hi);
+        rq_store(q, a0, o, lo, hi, full);
+        rq_store(q, a1, o + out_c, lo, hi, full);
     }
 }
+
+/* Out of line, one copy per weight layout and clamp (each keeps its own register allocation). */
+#if defined(__GNUC__)
+#define AC_NOINLINE __attribute__((noinline))
+#else
+#define AC_NOINLINE
+#endif
+#define AC_PAIR_TABLE(name, pre, full)                                             \
+    static AC_NOINLINE void name(const ac_conv_params *p, const int8_t *x0, int8_t *out0) \
+    {                                                                              \
+        pointwise_pair_table(p, x0, out0, pre, full);                              \
+    }
+AC_PAIR_TABLE(pair_table_int8, 0, 0)
+AC_PAIR_TABLE(pair_table_int8_sat, 0, 1)
+#if AC_USE_DSP
+AC_PAIR_TABLE(pair_table_int16, 1, 0)
+AC_PAIR_TABLE(pair_table_int16_sat, 1, 1)
+#endif
 
 AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
 {
@@ -155,7 +187,15 @@ AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input,
         for (q = 0; q + 2 <= pixels; q += 2) {
             const int8_t *x0 = pointwise_pixel(p, input, b, q), *x1 = pointwise_pixel(p, input, b, q + 1);
             if (fast && p->requant && p->folded_bias && x1 == x0 + p->in_c) {
-                pointwise_pair_table(p, x0, output + (b * pixels + q) * out_c);
+                int8_t *out0 = output + (b * pixels + q) * out_c;
+                const int32_t full = p->act_min == -128 && p->act_max == 127;
+#if AC_USE_DSP
+                if (p->filter16) {
+                    (full ? pair_table_int16_sat : pair_table_int16)(p, x0, out0);
+                    continue;
+                }
+#endif
+                (full ? pair_table_int8_sat : pair_table_int8)(p, x0, out0);
             } else {
                 pointwise_pair(p, x0, x1, output + (b * pixels + q) * out_c, 1, fast);
             }

@@ -24,6 +24,15 @@ static inline int8_t ac_clamp_s8(int32_t x, int32_t lo, int32_t hi)
     return (int8_t)(x < lo ? lo : (x > hi ? hi : x));
 }
 
+/* Saturate to [-128, 127]: one SSAT on cores with the DSP extension (the clamp of a layer
+ * without activation, and of a ReLU whose output zero point is -128). */
+#if defined(__ARM_FEATURE_SAT) && !defined(AC_DSP_EMULATE) && !defined(AC_NO_DSP)
+#include <arm_acle.h>
+#define ac_sat8(x) ((int8_t)__ssat((x), 8))
+#else
+static inline int8_t ac_sat8(int32_t x) { return ac_clamp_s8(x, -128, 127); }
+#endif
+
 /* gemmlowp SaturatingRoundingDoublingHighMul: round(a*b / 2^31), ties away from zero. */
 static inline int32_t ac_srdhm(int32_t a, int32_t b)
 {

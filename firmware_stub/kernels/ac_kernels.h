@@ -39,9 +39,15 @@ typedef struct {
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
     /* NULL, or when every channel meets ac_requant_fast's preconditions (multiplier >= 2^30,
-     * shift <= -2): [out_c][4] {folded_bias (conv) or bias (depthwise), multiplier, r = -shift - 1,
-     * 2^(r - 1)}, one row per channel so the output stage reads one pointer. */
+     * shift <= -2, and the sums below cannot overflow): [out_c][4] {folded_bias (conv) or bias
+     * (depthwise), multiplier, r = -shift - 1, 2^(r - 1) + (output_offset << r)}, one row per
+     * channel so the output stage reads one pointer; (u + row[3]) >> r is the requantised value
+     * plus the output zero point. Used by the 1x1 conv core. */
     const int32_t *requant;
+    /* NULL, or (1x1 conv, in_c a multiple of 4, set only where the per-output cost is large
+     * against in_c) the weights of each channel pair pre-extended to int16 for the DSP core: per 4
+     * input bytes the words (row 0 bytes 0|2, row 0 bytes 1|3, row 1 bytes 0|2, row 1 bytes 1|3). */
+    const int32_t *filter16;
 } ac_conv_params;
 
 void ac_conv2d(const ac_conv_params *p, const int8_t *input, int8_t *output);

@@ -3,7 +3,8 @@ the host emulation: single-op models that reach each path are built as firmware,
 (mps2-an386) and compared with TFLite Micro's outputs on random int8 inputs (the firmware's own
 self-test against the vectors TFLM produced).
 
-Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table; 1x1 stride 2;
+Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
+pre-extended weights); 1x1 stride 2;
 the gathered-taps conv for 1-3 input channels; depthwise 3x3 interior + borders; a layer whose
 multipliers need the exact (not the fast) requantisation; odd channel counts.
 """
@@ -30,6 +31,8 @@ def _kind(model: bytes) -> str | None:
     if op.opcode == "DEPTHWISE_CONV_2D":
         return "dw3x3" if h >= 4 and wd >= 4 and c % 4 else None
     k = int(w.shape[1])
+    if k == 1 and stride == 1 and h * wd >= 3 and c % 4 == 0 and 8 <= c <= 48 and int(w.shape[0]) >= 4:
+        return "pointwise_int16"  # pre-extended weights (filter16)
     if k == 1 and stride == 1 and h * wd >= 3 and c >= 9 and c % 4 and int(w.shape[0]) % 2:
         return "pointwise_odd"
     if k == 1 and stride == 1 and h * wd >= 4 and c >= 8:
@@ -43,7 +46,7 @@ def _kind(model: bytes) -> str | None:
 
 def _pick() -> dict[str, bytes]:
     picked: dict[str, bytes] = {}
-    for fam, n in (("conv_fast", 120), ("depthwise_fast", 40)):
+    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40)):
         for m in cases(fam, n, 7):
             kind = _kind(m)
             if kind and kind not in picked:
@@ -55,7 +58,7 @@ MODELS = _pick()
 
 
 def test_every_path_has_a_model():
-    assert set(MODELS) == {"pointwise", "pointwise_odd", "pointwise_s2", "gather", "dw3x3"}
+    assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "dw3x3"}
 
 
 @pytest.mark.parametrize("kind", sorted(MODELS))
