@@ -160,9 +160,9 @@ def _requant_table(e: _Emitter, op: Operator, layer: str, mults: list[int], shif
     w = g.tensor(op.inputs[1])
     # The output zero point rides in the rounding term: (u + 2^(r-1) + zp 2^r) >> r is the
     # shifted value plus zp exactly, provided the sum stays in int32. |u| <= |acc + bias| / 2 + 1
-    # and |acc| <= taps * 128 * 127 for int8 inputs and weights (taps per output channel).
+    # and |acc| <= taps * 255 * 128 (input plus offset, int8 weight; taps per output channel).
     taps = int(np.prod(w.shape)) // oc
-    worst = max(abs(int(b)) for b in bias) + taps * 128 * 127
+    worst = max(abs(int(b)) for b in bias) + taps * 255 * 128
     rows = []
     for b, m, s in zip(bias, mults, shifts, strict=True):
         r = -s - 1

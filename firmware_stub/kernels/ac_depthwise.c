@@ -148,10 +148,30 @@ AC_INLINE void dw_out4(const ac_conv_params *p, const int32_t acc[4], int32_t c,
     out[c + 3] = ac_chan_out(&c3, acc[3], fast, zp, lo, hi);
 }
 
+/* The same from the generator's requantisation table (output zero point folded in), with the
+ * SSAT clamp when the activation range is the whole int8 range. */
+AC_INLINE void dw_out4_table(const ac_conv_params *p, const int32_t acc[4], int32_t c, int8_t *out, int32_t full)
+{
+    const int32_t *q = p->requant + 4 * c;
+    const int32_t lo = p->act_min, hi = p->act_max;
+    /* Written out: a loop keeps the accumulators in a stack array. */
+#define AC_DW_TABLE_OUT(k)                                                                      \
+    do {                                                                                       \
+        const int32_t v_ = ac_requant_fast(acc[k] + q[4 * (k)], q[4 * (k) + 1], q[4 * (k) + 2], \
+                                           q[4 * (k) + 3]);                                    \
+        out[c + (k)] = full ? ac_sat8(v_) : ac_clamp_s8(v_, lo, hi);                           \
+    } while (0)
+    AC_DW_TABLE_OUT(0);
+    AC_DW_TABLE_OUT(1);
+    AC_DW_TABLE_OUT(2);
+    AC_DW_TABLE_OUT(3);
+#undef AC_DW_TABLE_OUT
+}
+
 /* One output pixel, depth multiplier 1, DSP path: channels in blocks of four; the rest (in_c
  * not a multiple of 4) through the portable per-channel loop. */
 AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32_t y0, int32_t x0, int8_t *out,
-                            int32_t fast)
+                            int32_t fast, int32_t full)
 {
     const int32_t xo = ac_dup16(p->input_offset), s = p->in_c;
     const int32_t interior3x3 = p->k_h == 3 && p->k_w == 3 && p->dil_h == 1 && p->dil_w == 1 && y0 >= 0 &&
@@ -162,7 +182,11 @@ AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32
         for (; c + 4 <= s; c += 4) {
             int32_t acc[4];
             dw_interior3x3(x + c, p->filter + c, s, p->in_w * s, xo, acc);
-            dw_out4(p, acc, c, out, fast);
+            if (fast == 2) {
+                dw_out4_table(p, acc, c, out, full);
+            } else {
+                dw_out4(p, acc, c, out, fast);
+            }
         }
     } else {
         int32_t in_off[AC_DW_MAX_TAPS], w_off[AC_DW_MAX_TAPS];
@@ -170,7 +194,7 @@ AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32
         for (; c + 4 <= s; c += 4) {
             int32_t acc[4];
             dw_channels4(in_img + c, p->filter + c, in_off, w_off, taps, xo, acc);
-            dw_out4(p, acc, c, out, fast);
+            dw_out4(p, acc, c, out, fast != 0);
         }
     }
     for (; c < s; ++c) {
@@ -178,7 +202,8 @@ AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32
     }
 }
 
-AC_INLINE void dw_loop_dsp(const ac_conv_params *p, const int8_t *input, int8_t *output, int32_t fast)
+/* fast: 0 exact requantisation, 1 ac_requant_fast, 2 the generator's table (interior pixels). */
+AC_INLINE void dw_loop_dsp(const ac_conv_params *p, const int8_t *input, int8_t *output, int32_t fast, int32_t full)
 {
     int32_t b, oy, ox;
     for (b = 0; b < p->batches; ++b) {
@@ -186,7 +211,7 @@ AC_INLINE void dw_loop_dsp(const ac_conv_params *p, const int8_t *input, int8_t 
         for (oy = 0; oy < p->out_h; ++oy) {
             for (ox = 0; ox < p->out_w; ++ox) {
                 dw_pixel_dsp(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left,
-                             output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c, fast);
+                             output + ((b * p->out_h + oy) * p->out_w + ox) * p->out_c, fast, full);
             }
         }
     }
@@ -202,10 +227,14 @@ void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8
     int32_t b, oy, ox, ic, m;
 #if AC_USE_DSP
     if (mult == 1 && p->k_h * p->k_w <= AC_DW_MAX_TAPS) {
-        if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
-            dw_loop_dsp(p, input, output, 1);
+        if (p->requant && p->act_min == -128 && p->act_max == 127) {
+            dw_loop_dsp(p, input, output, 2, 1);
+        } else if (p->requant) {
+            dw_loop_dsp(p, input, output, 2, 0);
+        } else if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+            dw_loop_dsp(p, input, output, 1, 0);
         } else {
-            dw_loop_dsp(p, input, output, 0);
+            dw_loop_dsp(p, input, output, 0, 0);
         }
         return;
     }
