@@ -232,7 +232,8 @@ static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t 
 /* Kernel taps gathered for the output pixel at (y0, x0): K = k_h * k_w * fic values, packed as
  * buf[2g] = (t[4g], t[4g + 2]), buf[2g + 1] = (t[4g + 1], t[4g + 3]) for the full groups of 4
  * (conv_gather_loop packs the int16 slots into words); the K % 4 left over stay in order. */
-static void gather_taps(const ac_conv_params *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t)
+static void gather_taps(const ac_conv_params *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t,
+                        int32_t in_add, int32_t pad)
 {
     const int32_t full = (p->k_h * p->k_w * p->filter_in_c) & ~3;
     int32_t ky, kx, c, k = 0;
@@ -247,13 +248,38 @@ static void gather_taps(const ac_conv_params *p, const int8_t *in_img, int32_t y
                  * the K % 4 tail keeps its place (it is summed by a scalar loop). */
                 const int32_t j = k & 3;
                 const int32_t slot = k < full ? (k & ~3) + (j == 1 ? 2 : j == 2 ? 1 : j) : k;
-                t[slot] = (int16_t)(inside ? (int32_t)x[c] + p->input_offset : 0);
+                t[slot] = (int16_t)(inside ? (int32_t)x[c] + in_add : pad);
             }
         }
     }
 }
 
-AC_INLINE void conv_gather_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
+/* Two weight rows against the gathered taps: `groups` SMLAD groups of 4, then the tail. */
+AC_INLINE void gather_dot2(const int32_t *buf, const int16_t *t16, const int8_t *w0, const int8_t *w1,
+                           int32_t groups, int32_t taps, int32_t *acc0, int32_t *acc1)
+{
+    const int32_t *const end = buf + 2 * groups;
+    int32_t a0 = 0, a1 = 0, k;
+    for (; buf != end; buf += 2, w0 += 4, w1 += 4) {
+        const int32_t v0 = ac_load4(w0), v1 = ac_load4(w1);
+        const int32_t e = buf[0], d = buf[1];
+        a0 = ac_smlad(e, ac_sxtb16(v0), a0);
+        a0 = ac_smlad(d, ac_sxtb16_ror8(v0), a0);
+        a1 = ac_smlad(e, ac_sxtb16(v1), a1);
+        a1 = ac_smlad(d, ac_sxtb16_ror8(v1), a1);
+    }
+    for (k = 4 * groups; k < taps; ++k) {
+        a0 += t16[k] * w0[k - 4 * groups];
+        a1 += t16[k] * w1[k - 4 * groups];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/* fast: 0 exact requantisation, 1 ac_requant_fast, 2 the generator's table (folded bias); full:
+ * the activation range is all of int8 (SSAT). */
+AC_INLINE void conv_gather_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast,
+                                int32_t full)
 {
     const ac_conv_params local = *params;
     const ac_conv_params *p = &local;
@@ -261,33 +287,36 @@ AC_INLINE void conv_gather_loop(const ac_conv_params *params, const int8_t *inpu
     const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
     int32_t buf[AC_CONV_MAX_GATHER / 2];
     int16_t t16[AC_CONV_MAX_GATHER];
-    int32_t b, oy, ox, oc, g, k;
+    int32_t b, oy, ox, oc, g;
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
         for (oy = 0; oy < p->out_h; ++oy) {
             for (ox = 0; ox < p->out_w; ++ox) {
                 int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
                 const int8_t *w = p->filter;
-                gather_taps(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, t16);
+                /* With the table (folded bias: the offset of every tap already in the bias) the
+                 * taps are raw bytes and taps outside the image the input zero point, whose
+                 * (zp + offset) * w is 0: the same sum as skipping them. */
+                gather_taps(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, t16,
+                            fast == 2 ? 0 : p->input_offset, fast == 2 ? -p->input_offset : 0);
                 for (g = 0; g < groups * 2; ++g) {
                     buf[g] = (int32_t)(((uint32_t)(uint16_t)t16[2 * g + 1] << 16) | (uint16_t)t16[2 * g]);
                 }
                 for (oc = 0; oc < out_c; oc += 2) {
                     /* An odd last channel runs as a pair with itself and is stored once. */
                     const int32_t two = oc + 1 < out_c;
-                    const int8_t *w0 = w + oc * taps, *w1 = two ? w0 + taps : w0;
-                    int32_t a0 = 0, a1 = 0;
-                    for (g = 0; g < groups; ++g) {
-                        const int32_t v0 = ac_load4(w0 + 4 * g), v1 = ac_load4(w1 + 4 * g);
-                        const int32_t e = buf[2 * g], d = buf[2 * g + 1];
-                        a0 = ac_smlad(e, ac_sxtb16(v0), a0);
-                        a0 = ac_smlad(d, ac_sxtb16_ror8(v0), a0);
-                        a1 = ac_smlad(e, ac_sxtb16(v1), a1);
-                        a1 = ac_smlad(d, ac_sxtb16_ror8(v1), a1);
-                    }
-                    for (k = 4 * groups; k < taps; ++k) {
-                        a0 += t16[k] * w0[k];
-                        a1 += t16[k] * w1[k];
+                    const int8_t *w0 = w + oc * taps;
+                    int32_t a0, a1;
+                    gather_dot2(buf, t16, w0, two ? w0 + taps : w0, groups, taps, &a0, &a1);
+                    if (fast == 2) {
+                        const int32_t *q = p->requant + 4 * oc;
+                        const int32_t v0 = ac_requant_fast(a0 + q[0], q[1], q[2], q[3]);
+                        out[oc] = full ? ac_sat8(v0) : ac_clamp_s8(v0, lo, hi);
+                        if (two) {
+                            const int32_t v1 = ac_requant_fast(a1 + q[4], q[5], q[6], q[7]);
+                            out[oc + 1] = full ? ac_sat8(v1) : ac_clamp_s8(v1, lo, hi);
+                        }
+                        continue;
                     }
                     {
                         const ac_chan c0 = ac_chan_load(p->bias, p->multiplier, p->shift, oc, fast);
@@ -308,10 +337,14 @@ __attribute__((noinline))
 #endif
 static void conv_gather(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
-    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
-        conv_gather_loop(p, input, output, 1);
+    if (p->requant && p->folded_bias && p->act_min == -128 && p->act_max == 127) {
+        conv_gather_loop(p, input, output, 2, 1);
+    } else if (p->requant && p->folded_bias) {
+        conv_gather_loop(p, input, output, 2, 0);
+    } else if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+        conv_gather_loop(p, input, output, 1, 0);
     } else {
-        conv_gather_loop(p, input, output, 0);
+        conv_gather_loop(p, input, output, 0, 0);
     }
 }
 #endif
