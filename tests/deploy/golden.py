@@ -11,7 +11,7 @@ from pathlib import Path
 from acdeploy.cli import main as cli
 
 MODEL = Path(__file__).resolve().parent / "golden" / "mixed.tflite"
-BUILD_FILES = ("model_data.h", "model_settings.h")
+BUILD_FILES = ("firmware/acnet.c", "firmware/acnet.h", "model_data.h", "model_settings.h")
 
 
 def _report_json(path: Path, model: Path) -> str:
