@@ -214,6 +214,11 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
     mults, shifts = quant.per_channel_multipliers(_scale(x), w.quant.scale, _scale(y), oc)
     lo, hi = _act(op, y)
     layer = f"layer {op.index} {op.opcode} '{op.name}'"
+    # With the requantisation table the kernels read multiplier, shift and the table's bias from
+    # it: the separate arrays would be flash that no path reads (conv keeps the unfolded bias for
+    # sums that include the input offset). The folded bias alone serves 1x1 convs without a table.
+    requant = _requant_table(e, op, layer, mults, shifts, depthwise)
+    table = requant != "NULL"
     fields = {
         "batches": b, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
         "k_h": kh, "k_w": kw, "filter_in_c": fic, "depth_multiplier": oc // ic if depthwise else 1,
@@ -221,13 +226,15 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
         "input_offset": -_zp(x), "output_offset": _zp(y), "act_min": lo, "act_max": hi,
         "filter": e.array(e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64),
                           f"{layer}: filter '{w.name}' {list(w.shape)}"),
-        "bias": _bias(e, op, layer, oc),
-        "folded_bias": "NULL" if depthwise else e.array(
+        "bias": "NULL" if depthwise and table else _bias(e, op, layer, oc),
+        "folded_bias": "NULL" if depthwise or table or (kh, kw) != (1, 1) else e.array(
             e.sym(op.index, "folded_bias"), "int32_t", _folded_bias(g, op, w, -_zp(x), oc),
             f"{layer}: bias + input offset x sum of the channel's weights"),
-        "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
-        "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
-        "requant": _requant_table(e, op, layer, mults, shifts, depthwise),
+        "multiplier": "NULL" if table else e.array(
+            e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
+        "shift": "NULL" if table else e.array(
+            e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
+        "requant": requant,
         "filter16": _filter16(e, op, layer, w, depthwise),
     }
     p = e.struct("ac_conv_params", e.sym(op.index, "params"), fields, layer)

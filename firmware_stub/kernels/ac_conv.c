@@ -15,13 +15,20 @@
 #include "ac_dot.h"
 #include "ac_fixedpoint.h"
 
+/* Channel oc's parameters with `bias` (NULL: none): from the requantisation table when the
+ * layer has one (then there are no multiplier/shift arrays), else from the arrays. */
+AC_INLINE ac_chan conv_chan(const ac_conv_params *p, const int32_t *bias, int32_t oc, int32_t fast)
+{
+    if (p->requant) {
+        return ac_chan_row(p->requant + 4 * oc, bias ? bias[oc] : 0);
+    }
+    return ac_chan_load(bias, p->multiplier, p->shift, oc, fast);
+}
+
 static inline int8_t conv_finish(const ac_conv_params *p, int32_t acc, int32_t oc)
 {
-    if (p->bias) {
-        acc += p->bias[oc];
-    }
-    acc = ac_requant(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-    return ac_clamp_s8(acc, p->act_min, p->act_max);
+    const ac_chan ch = conv_chan(p, p->bias, oc, 0);
+    return ac_chan_out(&ch, acc, 0, p->output_offset, p->act_min, p->act_max);
 }
 
 /* Output channels [oc_begin, oc_end) of one group at one output pixel, from `taps` kernel
@@ -69,7 +76,7 @@ static const int8_t *pointwise_pixel(const ac_conv_params *p, const int8_t *inpu
 AC_INLINE void pointwise_out(const ac_conv_params *p, const int32_t *bias, int32_t acc0, int32_t acc1, int32_t oc,
                              int8_t *out0, int8_t *out1, int32_t two, int32_t fast)
 {
-    const ac_chan ch = ac_chan_load(bias, p->multiplier, p->shift, oc, fast);
+    const ac_chan ch = conv_chan(p, bias, oc, fast);
     const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
     out0[oc] = ac_chan_out(&ch, acc0, fast, zp, lo, hi);
     if (two) {
@@ -186,7 +193,7 @@ AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input,
     for (b = 0; b < p->batches; ++b) {
         for (q = 0; q + 2 <= pixels; q += 2) {
             const int8_t *x0 = pointwise_pixel(p, input, b, q), *x1 = pointwise_pixel(p, input, b, q + 1);
-            if (fast && p->requant && p->folded_bias && x1 == x0 + p->in_c) {
+            if (fast && p->requant && x1 == x0 + p->in_c) {
                 int8_t *out0 = output + (b * pixels + q) * out_c;
                 const int32_t full = p->act_min == -128 && p->act_max == 127;
 #if AC_USE_DSP
@@ -214,7 +221,8 @@ __attribute__((noinline))
 #endif
 static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
-    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+    /* The generator emits the table only when every channel qualifies for ac_requant_fast. */
+    if (p->requant || ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
         pointwise_loop(p, input, output, 1);
     } else {
         pointwise_loop(p, input, output, 0);
@@ -337,9 +345,9 @@ __attribute__((noinline))
 #endif
 static void conv_gather(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
-    if (p->requant && p->folded_bias && p->act_min == -128 && p->act_max == 127) {
+    if (p->requant && p->act_min == -128 && p->act_max == 127) {
         conv_gather_loop(p, input, output, 2, 1);
-    } else if (p->requant && p->folded_bias) {
+    } else if (p->requant) {
         conv_gather_loop(p, input, output, 2, 0);
     } else if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
         conv_gather_loop(p, input, output, 1, 0);

@@ -12,13 +12,20 @@
 #include "ac_dot.h"
 #include "ac_fixedpoint.h"
 
+/* Channel oc's parameters: from the requantisation table when the layer has one (its rows
+ * carry the bias; no bias, multiplier or shift arrays are emitted then), else the arrays. */
+AC_INLINE ac_chan dw_chan(const ac_conv_params *p, int32_t oc, int32_t fast)
+{
+    if (p->requant) {
+        return ac_chan_row(p->requant + 4 * oc, p->requant[4 * oc]);
+    }
+    return ac_chan_load(p->bias, p->multiplier, p->shift, oc, fast);
+}
+
 static inline int8_t dw_finish(const ac_conv_params *p, int32_t acc, int32_t oc)
 {
-    if (p->bias) {
-        acc += p->bias[oc];
-    }
-    acc = ac_requant(acc, p->multiplier[oc], p->shift[oc]) + p->output_offset;
-    return ac_clamp_s8(acc, p->act_min, p->act_max);
+    const ac_chan ch = dw_chan(p, oc, 0);
+    return ac_chan_out(&ch, acc, 0, p->output_offset, p->act_min, p->act_max);
 }
 
 /* One output channel at one output pixel (portable). */
@@ -134,7 +141,8 @@ AC_INLINE void dw_interior3x3(const int8_t *x, const int8_t *w, int32_t s, int32
     acc[3] = a3;
 }
 
-/* Four channels' outputs with their parameters (fast: ac_requant_fast applies). */
+/* Four channels' outputs with their parameters (fast: ac_requant_fast applies); only for layers
+ * without the requantisation table (those with it take dw_out4_table at every pixel). */
 AC_INLINE void dw_out4(const ac_conv_params *p, const int32_t acc[4], int32_t c, int8_t *out, int32_t fast)
 {
     const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
@@ -194,7 +202,12 @@ AC_INLINE void dw_pixel_dsp(const ac_conv_params *p, const int8_t *in_img, int32
         for (; c + 4 <= s; c += 4) {
             int32_t acc[4];
             dw_channels4(in_img + c, p->filter + c, in_off, w_off, taps, xo, acc);
-            dw_out4(p, acc, c, out, fast != 0);
+            /* Border pixels too: the generator's overflow bound covers any subset of the taps. */
+            if (fast == 2) {
+                dw_out4_table(p, acc, c, out, full);
+            } else {
+                dw_out4(p, acc, c, out, fast);
+            }
         }
     }
     for (; c < s; ++c) {

@@ -144,6 +144,21 @@ AC_INLINE ac_chan ac_chan_load(const int32_t *bias, const int32_t *mult, const i
     return ch;
 }
 
+/* The same from a row of the generator's requantisation table {bias', multiplier, r, ...}
+ * (ac_kernels.h): when a layer has the table its multiplier and shift arrays are not emitted
+ * (shift = -r - 1), so every path reads them from here. `bias` is the bias the caller's sum
+ * needs (the row's own for depthwise; conv sums with the input offset need the unfolded one). */
+AC_INLINE ac_chan ac_chan_row(const int32_t *row, int32_t bias)
+{
+    ac_chan ch;
+    ch.bias = bias;
+    ch.mult = row[1];
+    ch.shift = -row[2] - 1;
+    ch.r = row[2];
+    ch.rnd = 1 << (row[2] - 1);
+    return ch;
+}
+
 /* acc + bias, requantized, plus the output zero point, clamped: one int8 output. */
 AC_INLINE int8_t ac_chan_out(const ac_chan *ch, int32_t acc, int32_t fast, int32_t zp, int32_t lo, int32_t hi)
 {

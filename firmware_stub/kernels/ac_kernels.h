@@ -33,16 +33,17 @@ typedef struct {
     int32_t output_offset;     /* output zero point */
     int32_t act_min, act_max;
     const int8_t *filter;      /* conv [out_c][k_h][k_w][filter_in_c]; depthwise [k_h][k_w][out_c] */
-    const int32_t *bias;       /* [out_c] or NULL */
-    const int32_t *folded_bias; /* conv, or NULL: [out_c] bias + input_offset * (sum of the channel's
-                                   weights), so in-image taps need no offset (padding still does) */
-    const int32_t *multiplier; /* [out_c] */
-    const int32_t *shift;      /* [out_c] */
+    const int32_t *bias;       /* [out_c] or NULL (depthwise with `requant`: the rows carry it) */
+    const int32_t *folded_bias; /* 1x1 conv without `requant`, or NULL: [out_c] bias + input_offset *
+                                   (sum of the channel's weights), so the taps need no offset */
+    const int32_t *multiplier; /* [out_c]; NULL with `requant` (row[1]) */
+    const int32_t *shift;      /* [out_c]; NULL with `requant` (-row[2] - 1) */
     /* NULL, or when every channel meets ac_requant_fast's preconditions (multiplier >= 2^30,
      * shift <= -2, and the sums below cannot overflow): [out_c][4] {folded_bias (conv) or bias
      * (depthwise), multiplier, r = -shift - 1, 2^(r - 1) + (output_offset << r)}, one row per
      * channel so the output stage reads one pointer; (u + row[3]) >> r is the requantised value
-     * plus the output zero point. Used by the 1x1 conv core. */
+     * plus the output zero point. Every path reads a channel's multiplier and shift (and the
+     * depthwise bias) from here when it is set. */
     const int32_t *requant;
     /* NULL, or (1x1 conv, in_c a multiple of 4, set only where the per-output cost is large
      * against in_c) the weights of each channel pair pre-extended to int16 for the DSP core: per 4

@@ -8,6 +8,11 @@
 /* All activations, at offsets planned offline. */
 static int8_t acnet_arena[ACNET_ARENA_SIZE] __attribute__((aligned(16)));
 
+/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
+static const int32_t acnet_l00_requant[32] = {
+    -609, 1500751925, 7, -16320, 206, 1433407804, 7, -16320, -145, 1444112768, 7, -16320, -52, 1463991257, 7, -16320,
+    117, 1316621730, 7, -16320, 196, 1485908083, 7, -16320, -87, 1403288264, 7, -16320, 383, 1476187226, 7, -16320
+};
 /* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': filter 'model/conv2d/Conv2D' [8, 3, 3, 3] */
 static const int8_t acnet_l00_filter[216] = {
     0, 0, 0, 0, -81, 68, -98, 0, -93, 0, 0, 75, 0, 114, 0, -82,
@@ -28,23 +33,6 @@ static const int8_t acnet_l00_filter[216] = {
 /* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': bias 'arith.constant1' [8] */
 static const int32_t acnet_l00_bias[8] = {
     0, 0, 0, 0, 0, 0, 0, 0
-};
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': bias + input offset x sum of the channel's weights */
-static const int32_t acnet_l00_folded_bias[8] = {
-    -609, 206, -145, -52, 117, 196, -87, 383
-};
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per-channel multipliers */
-static const int32_t acnet_l00_mult[8] = {
-    1500751925, 1433407804, 1444112768, 1463991257, 1316621730, 1485908083, 1403288264, 1476187226
-};
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per-channel shifts */
-static const int32_t acnet_l00_shift[8] = {
-    -8, -8, -8, -8, -8, -8, -8, -8
-};
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l00_requant[32] = {
-    -609, 1500751925, 7, -16320, 206, 1433407804, 7, -16320, -145, 1444112768, 7, -16320, -52, 1463991257, 7, -16320,
-    117, 1316621730, 7, -16320, 196, 1485908083, 7, -16320, -87, 1403288264, 7, -16320, 383, 1476187226, 7, -16320
 };
 /* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D' */
 static const ac_conv_params acnet_l00_params = {
@@ -71,11 +59,16 @@ static const ac_conv_params acnet_l00_params = {
     .act_max = 127,
     .filter = acnet_l00_filter,
     .bias = acnet_l00_bias,
-    .folded_bias = acnet_l00_folded_bias,
-    .multiplier = acnet_l00_mult,
-    .shift = acnet_l00_shift,
+    .folded_bias = NULL,
+    .multiplier = NULL,
+    .shift = NULL,
     .requant = acnet_l00_requant,
     .filter16 = NULL,
+};
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
+static const int32_t acnet_l01_requant[32] = {
+    0, 1128407865, 7, -16320, 0, 1134615291, 7, -16320, 0, 1953588372, 8, -32640, 0, 2052389187, 8, -32640,
+    0, 1854332300, 8, -32640, 0, 1087022106, 7, -16320, 0, 1576155556, 8, -32640, 0, 1108799874, 7, -16320
 };
 /* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': filter 'model/depthwise_conv2d/depthwise' [1, 3, 3, 8] */
 static const int8_t acnet_l01_filter[72] = {
@@ -84,23 +77,6 @@ static const int8_t acnet_l01_filter[72] = {
     61, -127, 28, 30, 93, -127, -117, -51, -63, -40, 114, -106, -18, -68, 110, -127,
     -117, -89, 91, 31, 48, 40, 33, -90, 34, -58, 1, -53, -127, -29, -81, -77,
     -127, 6, 127, 127, 17, 93, 103, -64
-};
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': bias 'arith.constant11' [8] */
-static const int32_t acnet_l01_bias[8] = {
-    0, 0, 0, 0, 0, 0, 0, 0
-};
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per-channel multipliers */
-static const int32_t acnet_l01_mult[8] = {
-    1128407865, 1134615291, 1953588372, 2052389187, 1854332300, 1087022106, 1576155556, 1108799874
-};
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per-channel shifts */
-static const int32_t acnet_l01_shift[8] = {
-    -8, -8, -9, -9, -9, -8, -9, -8
-};
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l01_requant[32] = {
-    0, 1128407865, 7, -16320, 0, 1134615291, 7, -16320, 0, 1953588372, 8, -32640, 0, 2052389187, 8, -32640,
-    0, 1854332300, 8, -32640, 0, 1087022106, 7, -16320, 0, 1576155556, 8, -32640, 0, 1108799874, 7, -16320
 };
 /* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise' */
 static const ac_conv_params acnet_l01_params = {
@@ -126,10 +102,10 @@ static const ac_conv_params acnet_l01_params = {
     .act_min = -128,
     .act_max = 127,
     .filter = acnet_l01_filter,
-    .bias = acnet_l01_bias,
+    .bias = NULL,
     .folded_bias = NULL,
-    .multiplier = acnet_l01_mult,
-    .shift = acnet_l01_shift,
+    .multiplier = NULL,
+    .shift = NULL,
     .requant = acnet_l01_requant,
     .filter16 = NULL,
 };
@@ -215,6 +191,13 @@ static const ac_pad_params acnet_l04_params = {
     .before = {0, 1, 1, 0},
     .value = -128,
 };
+/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
+static const int32_t acnet_l05_requant[64] = {
+    -25728, 1945027465, 8, -32640, -21632, 1952972464, 8, -32640, 90752, 1905127672, 8, -32640, 25472, 1940030132, 8, -32640,
+    81920, 1885444930, 8, -32640, 38400, 1926014307, 8, -32640, 74240, 1957797439, 8, -32640, -62592, 1934468023, 8, -32640,
+    -57984, 1942091810, 8, -32640, -1536, 1942273918, 8, -32640, -48640, 1855261940, 8, -32640, -101632, 1960848346, 8, -32640,
+    120320, 1914754118, 8, -32640, -67456, 1927985454, 8, -32640, 117504, 1954819130, 8, -32640, -43136, 1955765880, 8, -32640
+};
 /* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': filter 'model/conv2d_1/Conv2D' [16, 3, 3, 8] */
 static const int8_t acnet_l05_filter[1152] = {
     41, 114, 29, -50, 25, 60, 87, -66, -9, -90, 61, -80, 127, 20, 125, -48,
@@ -294,25 +277,6 @@ static const int8_t acnet_l05_filter[1152] = {
 static const int32_t acnet_l05_bias[16] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': bias + input offset x sum of the channel's weights */
-static const int32_t acnet_l05_folded_bias[16] = {
-    -25728, -21632, 90752, 25472, 81920, 38400, 74240, -62592, -57984, -1536, -48640, -101632, 120320, -67456, 117504, -43136
-};
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per-channel multipliers */
-static const int32_t acnet_l05_mult[16] = {
-    1945027465, 1952972464, 1905127672, 1940030132, 1885444930, 1926014307, 1957797439, 1934468023, 1942091810, 1942273918, 1855261940, 1960848346, 1914754118, 1927985454, 1954819130, 1955765880
-};
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per-channel shifts */
-static const int32_t acnet_l05_shift[16] = {
-    -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
-};
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l05_requant[64] = {
-    -25728, 1945027465, 8, -32640, -21632, 1952972464, 8, -32640, 90752, 1905127672, 8, -32640, 25472, 1940030132, 8, -32640,
-    81920, 1885444930, 8, -32640, 38400, 1926014307, 8, -32640, 74240, 1957797439, 8, -32640, -62592, 1934468023, 8, -32640,
-    -57984, 1942091810, 8, -32640, -1536, 1942273918, 8, -32640, -48640, 1855261940, 8, -32640, -101632, 1960848346, 8, -32640,
-    120320, 1914754118, 8, -32640, -67456, 1927985454, 8, -32640, 117504, 1954819130, 8, -32640, -43136, 1955765880, 8, -32640
-};
 /* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D' */
 static const ac_conv_params acnet_l05_params = {
     .batches = 1,
@@ -338,9 +302,9 @@ static const ac_conv_params acnet_l05_params = {
     .act_max = 127,
     .filter = acnet_l05_filter,
     .bias = acnet_l05_bias,
-    .folded_bias = acnet_l05_folded_bias,
-    .multiplier = acnet_l05_mult,
-    .shift = acnet_l05_shift,
+    .folded_bias = NULL,
+    .multiplier = NULL,
+    .shift = NULL,
     .requant = acnet_l05_requant,
     .filter16 = NULL,
 };
