@@ -88,7 +88,6 @@ def _ratio(a: float, b: float) -> str:
 def markdown(res: dict, command: str) -> str:
     t = res["totals"]
     macs = t["macs"]
-    first = res["runs"][0]["size"]
     lines = [
         f"Command: `{command}` (machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}; QEMU 7.2 `-icount shift=0`, arm-none-eabi-gcc 12.2 `-O2`).",
@@ -118,9 +117,10 @@ def markdown(res: dict, command: str) -> str:
         "",
         "| | flash | RAM |",
         "| --- | ---: | ---: |",
-        f"| our firmware: code + weights / arena + stack + data | {first['flash_bytes']:,} "
-        f"({first['code']:,} + {first['weights']:,}) | {first['ram_bytes']:,} ({first['arena']:,} + "
-        f"{first['stack']:,} + {first['data'] + first['bss']:,}) |",
+        *(f"| our firmware, {'DSP' if dsp else 'portable'} kernels: code + weights / arena + stack + data | "
+          f"{z['flash_bytes']:,} ({z['code']:,} + {z['weights']:,}) | {z['ram_bytes']:,} ({z['arena']:,} + "
+          f"{z['stack']:,} + {z['data'] + z['bss']:,}) |"
+          for dsp, z in ((d, m4[d]["size"]) for d in (True, False))),
         f"| TFLM: model array / arena (report estimate) | {t['model_bytes']:,} (+ runtime, estimated "
         f"total {t['flash_bytes']:,}) | {t['arena_bytes']:,} |",
         "",

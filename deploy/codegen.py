@@ -83,6 +83,8 @@ class _Emitter:
     data: list[str] = field(default_factory=list)  # const arrays and param structs
     calls: list[str] = field(default_factory=list)  # the body of <prefix>_invoke
     const_names: dict[int, str] = field(default_factory=dict)
+    # per conv/depthwise layer: (has the requantisation table, clamps to all of int8)
+    conv_kinds: list[tuple[bool, bool]] = field(default_factory=list)
 
     # --- names and references -----------------------------------------------------------
     def sym(self, layer: int, what: str) -> str:
@@ -219,6 +221,7 @@ def _conv_like(e: _Emitter, op: Operator, depthwise: bool) -> None:
     # sums that include the input offset). The folded bias alone serves 1x1 convs without a table.
     requant = _requant_table(e, op, layer, mults, shifts, depthwise)
     table = requant != "NULL"
+    e.conv_kinds.append((table, (lo, hi) == (-128, 127)))
     fields = {
         "batches": b, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
         "k_h": kh, "k_w": kw, "filter_in_c": fic, "depth_multiplier": oc // ic if depthwise else 1,
@@ -517,10 +520,21 @@ def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
     if q is not None or dq is not None:
         hdr.append(f"/* float in, float out: quantize, {prefix}_invoke, dequantize. Returns 0. */\n"
                    f"int {prefix}_invoke_float(const float *input, float *output);\n")
+    hdr.append(_variants_block(e.conv_kinds))
     hdr.append(f"\n#endif /* {P}_H */\n")
     return GeneratedNetwork(
         source="".join(src), header="".join(hdr), input_size=_numel(xin.shape), output_size=_numel(xout.shape),
         arena_bytes=arena, float_io=q is not None or dq is not None, input_tensor=core_in, output_tensor=core_out)
+
+
+def _variants_block(conv_kinds: list[tuple[bool, bool]]) -> str:
+    """The kernel variants the network needs, for the kernels only (the firmware Makefile compiles
+    them with -DAC_NET_VARIANTS -include acnet.h; see kernels/ac_fixedpoint.h): loops no layer
+    takes stay out of the image, which --gc-sections cannot do (one dispatcher picks them)."""
+    tables = all(t for t, _ in conv_kinds)
+    full = tables and all(f for _, f in conv_kinds)
+    return ("\n#ifdef AC_NET_VARIANTS\n/* Kernel variants this network needs (kernels/ac_fixedpoint.h). */\n"
+            f"#define AC_NET_TABLES {int(tables)}\n#define AC_NET_FULL_RANGE {int(full)}\n#endif\n")
 
 
 def test_vectors_header(inputs: np.ndarray, expected: np.ndarray, prefix: str = "acnet") -> str:

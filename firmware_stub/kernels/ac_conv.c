@@ -176,12 +176,42 @@ AC_INLINE void pointwise_pair_table(const ac_conv_params *p, const int8_t *x0, i
     {                                                                              \
         pointwise_pair_table(p, x0, out0, pre, full);                              \
     }
-AC_PAIR_TABLE(pair_table_int8, 0, 0)
 AC_PAIR_TABLE(pair_table_int8_sat, 0, 1)
-#if AC_USE_DSP
-AC_PAIR_TABLE(pair_table_int16, 1, 0)
-AC_PAIR_TABLE(pair_table_int16_sat, 1, 1)
+#if !AC_NET_FULL_RANGE
+AC_PAIR_TABLE(pair_table_int8, 0, 0)
 #endif
+#if AC_USE_DSP
+AC_PAIR_TABLE(pair_table_int16_sat, 1, 1)
+#if !AC_NET_FULL_RANGE
+AC_PAIR_TABLE(pair_table_int16, 1, 0)
+#endif
+#endif
+
+/* The table core for a pixel pair: int16 weights where the generator stored them; the
+ * saturating variant only when the network declares no other clamp (AC_NET_FULL_RANGE). */
+AC_INLINE void pair_table(const ac_conv_params *p, const int8_t *x0, int8_t *out0, int32_t full)
+{
+#if AC_USE_DSP
+    if (p->filter16) {
+#if !AC_NET_FULL_RANGE
+        if (!full) {
+            pair_table_int16(p, x0, out0);
+            return;
+        }
+#endif
+        pair_table_int16_sat(p, x0, out0);
+        return;
+    }
+#endif
+#if !AC_NET_FULL_RANGE
+    if (!full) {
+        pair_table_int8(p, x0, out0);
+        return;
+    }
+#endif
+    (void)full;
+    pair_table_int8_sat(p, x0, out0);
+}
 
 AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input, int8_t *output, int32_t fast)
 {
@@ -189,20 +219,13 @@ AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input,
     const ac_conv_params local = *params;
     const ac_conv_params *p = &local;
     const int32_t out_c = p->out_c, pixels = p->out_h * p->out_w;
+    const int32_t full = p->act_min == -128 && p->act_max == 127;
     int32_t b, q;
     for (b = 0; b < p->batches; ++b) {
         for (q = 0; q + 2 <= pixels; q += 2) {
             const int8_t *x0 = pointwise_pixel(p, input, b, q), *x1 = pointwise_pixel(p, input, b, q + 1);
-            if (fast && p->requant && x1 == x0 + p->in_c) {
-                int8_t *out0 = output + (b * pixels + q) * out_c;
-                const int32_t full = p->act_min == -128 && p->act_max == 127;
-#if AC_USE_DSP
-                if (p->filter16) {
-                    (full ? pair_table_int16_sat : pair_table_int16)(p, x0, out0);
-                    continue;
-                }
-#endif
-                (full ? pair_table_int8_sat : pair_table_int8)(p, x0, out0);
+            if (fast && p->requant && x1 == x0 + p->in_c && (full || !AC_NET_FULL_RANGE)) {
+                pair_table(p, x0, output + (b * pixels + q) * out_c, full);
             } else {
                 pointwise_pair(p, x0, x1, output + (b * pixels + q) * out_c, 1, fast);
             }
@@ -215,18 +238,27 @@ AC_INLINE void pointwise_loop(const ac_conv_params *params, const int8_t *input,
 }
 
 /* Kept out of line: inlined into ac_conv2d it shares one register allocation with the general
- * path and its inner loop spills. */
+ * path and its inner loop spills. Returns 0 when it left the layer to the general path. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
+static int32_t conv_pointwise(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
     /* The generator emits the table only when every channel qualifies for ac_requant_fast. */
-    if (p->requant || ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+    if (p->requant) {
+        pointwise_loop(p, input, output, 1);
+        return 1;
+    }
+#if AC_NET_TABLES
+    return 0;
+#else
+    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
         pointwise_loop(p, input, output, 1);
     } else {
         pointwise_loop(p, input, output, 0);
     }
+    return 1;
+#endif
 }
 
 #if AC_USE_DSP
@@ -343,17 +375,28 @@ AC_INLINE void conv_gather_loop(const ac_conv_params *params, const int8_t *inpu
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void conv_gather(const ac_conv_params *p, const int8_t *input, int8_t *output)
+static int32_t conv_gather(const ac_conv_params *p, const int8_t *input, int8_t *output)
 {
     if (p->requant && p->act_min == -128 && p->act_max == 127) {
         conv_gather_loop(p, input, output, 2, 1);
-    } else if (p->requant) {
+        return 1;
+    }
+#if !AC_NET_FULL_RANGE
+    if (p->requant) {
         conv_gather_loop(p, input, output, 2, 0);
-    } else if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+        return 1;
+    }
+#endif
+#if AC_NET_TABLES
+    return 0; /* a variant this network does not declare: the general path */
+#else
+    if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
         conv_gather_loop(p, input, output, 1, 0);
     } else {
         conv_gather_loop(p, input, output, 0, 0);
     }
+    return 1;
+#endif
 }
 #endif
 
@@ -367,14 +410,14 @@ void ac_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output
     const int32_t row_runs = (p.dil_w == 1 && groups == 1);
     int32_t b, oy, ox;
     if (p.k_h == 1 && p.k_w == 1 && groups == 1 && p.pad_top == 0 && p.pad_left == 0 &&
-        (p.out_h - 1) * p.stride_h < p.in_h && (p.out_w - 1) * p.stride_w < p.in_w) {
-        conv_pointwise(&p, input, output);
+        (p.out_h - 1) * p.stride_h < p.in_h && (p.out_w - 1) * p.stride_w < p.in_w &&
+        conv_pointwise(&p, input, output)) {
         return;
     }
 #if AC_USE_DSP
     /* Short kernel rows (under 8 bytes of contiguous input per row): gather the taps instead. */
-    if (groups == 1 && fic * p.k_w < 8 && p.k_h * p.k_w * fic <= AC_CONV_MAX_GATHER) {
-        conv_gather(&p, input, output);
+    if (groups == 1 && fic * p.k_w < 8 && p.k_h * p.k_w * fic <= AC_CONV_MAX_GATHER &&
+        conv_gather(&p, input, output)) {
         return;
     }
 #endif

@@ -229,6 +229,17 @@ AC_INLINE void dw_loop_dsp(const ac_conv_params *p, const int8_t *input, int8_t 
         }
     }
 }
+
+/* The common case out of line, with its own copy of the parameters: register allocation then
+ * does not depend on which other variants the build keeps (AC_NET_*). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dw_table_sat(const ac_conv_params *params, const int8_t *input, int8_t *output)
+{
+    const ac_conv_params local = *params;
+    dw_loop_dsp(&local, input, output, 2, 1);
+}
 #endif
 
 void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8_t *output)
@@ -241,15 +252,23 @@ void ac_depthwise_conv2d(const ac_conv_params *params, const int8_t *input, int8
 #if AC_USE_DSP
     if (mult == 1 && p->k_h * p->k_w <= AC_DW_MAX_TAPS) {
         if (p->requant && p->act_min == -128 && p->act_max == 127) {
-            dw_loop_dsp(p, input, output, 2, 1);
-        } else if (p->requant) {
+            dw_table_sat(p, input, output);
+            return;
+        }
+#if !AC_NET_FULL_RANGE
+        if (p->requant) {
             dw_loop_dsp(p, input, output, 2, 0);
-        } else if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
+            return;
+        }
+#endif
+#if !AC_NET_TABLES
+        if (ac_requant_fast_ok(p->multiplier, p->shift, p->out_c)) {
             dw_loop_dsp(p, input, output, 1, 0);
         } else {
             dw_loop_dsp(p, input, output, 0, 0);
         }
         return;
+#endif
     }
 #endif
     for (b = 0; b < p->batches; ++b) {

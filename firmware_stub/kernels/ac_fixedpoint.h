@@ -231,6 +231,20 @@ static inline int32_t ac_sxtb16_ror8(int32_t b)
 #define AC_USE_DSP 0
 #endif
 
+/* Kernel variants one network needs, declared by the generator in acnet.h (the firmware
+ * Makefile compiles kernels/ with -DAC_NET_VARIANTS -include acnet.h): AC_NET_TABLES 1 when
+ * every conv and depthwise layer has a requantisation table, AC_NET_FULL_RANGE 1 when every
+ * one also clamps to all of int8. The DSP loops for the other cases are then left out of the
+ * build (flash: they cannot be dropped by --gc-sections, one dispatcher selects them at run
+ * time); a layer outside the declaration would still be exact, through the portable loops.
+ * Unset (kernel tests, any other build): every variant. */
+#ifndef AC_NET_TABLES
+#define AC_NET_TABLES 0
+#endif
+#ifndef AC_NET_FULL_RANGE
+#define AC_NET_FULL_RANGE 0
+#endif
+
 #if AC_USE_DSP
 #include <string.h>
 /* Unaligned 32-bit load of four int8 values (compiles to one LDR on Cortex-M4+). */

@@ -17,4 +17,10 @@
 /* int8 in, int8 out (the int8 core between any QUANTIZE/DEQUANTIZE). Returns 0. */
 int acnet_invoke(const int8_t *input, int8_t *output);
 
+#ifdef AC_NET_VARIANTS
+/* Kernel variants this network needs (kernels/ac_fixedpoint.h). */
+#define AC_NET_TABLES 1
+#define AC_NET_FULL_RANGE 1
+#endif
+
 #endif /* ACNET_H */
