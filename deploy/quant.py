@@ -110,21 +110,18 @@ def add_params(s1: float, s2: float, s_out: float, left_shift: int = 20) -> dict
             "input2_multiplier": m2, "input2_shift": sh2, "output_multiplier": mo, "output_shift": sho}
 
 
-def _srdhm(a: int, b: int) -> int:
-    """gemmlowp SaturatingRoundingDoublingHighMul on Python integers (C truncating division)."""
-    if a == b == -(1 << 31):
-        return (1 << 31) - 1
-    ab = a * b
-    num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
-    q = abs(num) >> 31
-    return q if num >= 0 else -q
-
-
-def _rdbp(x: int, e: int) -> int:
-    """gemmlowp RoundingDivideByPOT."""
-    mask = (1 << e) - 1
-    threshold = (mask >> 1) + (1 if x < 0 else 0)
-    return (x >> e) + (1 if (x & mask) > threshold else 0)
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM's MultiplyByQuantizedMultiplier for shift <= 0 on Python integers: gemmlowp's
+    SaturatingRoundingDoublingHighMul (C truncating division), then RoundingDivideByPOT(-shift)."""
+    if x == multiplier == -(1 << 31):
+        high = (1 << 31) - 1
+    else:
+        ab = x * multiplier
+        num = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+        high = abs(num) >> 31 if num >= 0 else -(abs(num) >> 31)
+    mask = (1 << -shift) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> -shift) + (1 if (high & mask) > threshold else 0)
 
 
 def add_input_table(offset: int, multiplier: int, shift: int, left_shift: int = 20) -> list[int]:
@@ -133,7 +130,8 @@ def add_input_table(offset: int, multiplier: int, shift: int, left_shift: int = 
     def wrap(v: int) -> int:  # the kernel's int32 shift wraps like TFLM's
         return (v + (1 << 31)) % (1 << 32) - (1 << 31)
 
-    return [_rdbp(_srdhm(wrap((q + offset) << left_shift), multiplier), -shift) for q in range(-128, 128)]
+    return [multiply_by_quantized_multiplier(wrap((q + offset) << left_shift), multiplier, shift)
+            for q in range(-128, 128)]
 
 
 def softmax_params(beta: float, in_scale: float, integer_bits: int = 5) -> dict[str, int]:

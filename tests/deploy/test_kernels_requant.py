@@ -13,6 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from acdeploy.deploy.quant import multiply_by_quantized_multiplier
 from kernel_harness import CFLAGS, kernels_dir
 
 PROGRAM = r"""
@@ -101,18 +102,6 @@ int main(int argc, char **argv) {
 """
 
 
-def _tflm_mbqm(x: int, m: int, shift: int) -> int:
-    """TFLM MultiplyByQuantizedMultiplier (double rounding) for shift <= 0, in Python integers."""
-    ab = x * m
-    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    q = abs(ab + nudge) >> 31
-    y = q if ab + nudge >= 0 else -q  # C division truncates toward zero
-    e = -shift
-    mask = (1 << e) - 1
-    threshold = (mask >> 1) + (1 if y < 0 else 0)
-    return (y >> e) + (1 if (y & mask) > threshold else 0)
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("requant")
@@ -144,5 +133,5 @@ def test_c_reference_matches_python_model_of_tflm(run):
     rows = [line.split()[1:] for line in run.stdout.splitlines() if line.startswith("REF ")]
     assert len(rows) == 200
     for x, m, s, want in (map(int, r) for r in rows):
-        assert _tflm_mbqm(x, m, s) == want, (x, m, s)
+        assert multiply_by_quantized_multiplier(x, m, s) == want, (x, m, s)
     assert np.unique([int(r[2]) for r in rows]).size > 10
