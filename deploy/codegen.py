@@ -132,16 +132,19 @@ def _bias(e: _Emitter, op: Operator, layer: str, channels: int) -> str:
                    f"{layer}: bias '{b.name}' {list(b.shape)}")
 
 
+def _bias_values(g: Graph, op: Operator, channels: int) -> np.ndarray:
+    """The layer's int32 bias as int64 values, zeros when it has none."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:channels]
+    return np.zeros(channels, np.int64)
+
+
 def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels: int) -> np.ndarray:
     """bias + input_offset * (sum of the channel's weights), as CMSIS-NN's kernel sums:
     sum (x + off) * w = sum x * w + off * sum w exactly; wrapped to int32 like the kernel's int32
     accumulator, so the result is the same even where that sum would overflow."""
     sums = w.data.astype(np.int64).reshape(channels, -1).sum(axis=1)
-    bias = np.zeros(channels, np.int64)
-    if len(op.inputs) > 2 and op.inputs[2] >= 0:
-        bias = g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:channels]
-    folded = (bias + input_offset * sums + (1 << 31)) % (1 << 32) - (1 << 31)
-    return folded
+    return (_bias_values(g, op, channels) + input_offset * sums + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
 def _requant_table(e: _Emitter, op: Operator, layer: str, mults: list[int], shifts: list[int],
@@ -152,12 +155,8 @@ def _requant_table(e: _Emitter, op: Operator, layer: str, mults: list[int], shif
         return "NULL"
     g = e.graph
     oc = len(mults)
-    if depthwise:
-        bias = np.zeros(oc, np.int64)
-        if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            bias = g.tensor(op.inputs[2]).data.astype(np.int64).reshape(-1)[:oc]
-    else:
-        bias = _folded_bias(g, op, g.tensor(op.inputs[1]), -_zp(g.tensor(op.inputs[0])), oc)
+    bias = (_bias_values(g, op, oc) if depthwise
+            else _folded_bias(g, op, g.tensor(op.inputs[1]), -_zp(g.tensor(op.inputs[0])), oc))
     zp = _zp(g.tensor(op.outputs[0]))
     w = g.tensor(op.inputs[1])
     # The output zero point rides in the rounding term: (u + 2^(r-1) + zp 2^r) >> r is the
