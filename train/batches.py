@@ -59,6 +59,15 @@ def identifiers(filenames) -> np.ndarray:
     return np.asarray(out)
 
 
+def training_split(features, fraction: float, seed: int):
+    """(train_idx, val_idx) of a feature set's rows by validation_split, grouped by recording
+    location: meta.csv's identifier when the feature set carries it, else parsed from file names.
+    Dense training and every LTH level must hold out the same clips."""
+    ids = getattr(features, "identifiers", None)
+    ids = identifiers(features.filenames) if ids is None else np.asarray(ids)
+    return validation_split(features.labels, ids, fraction, seed)
+
+
 def validation_split(labels: np.ndarray, ids: np.ndarray, fraction: float, seed: int):
     """(train_idx, val_idx): per class, a `fraction` of its locations go to validation, so no
     location is on both sides (the DCASE fold convention). Classes with a single location keep it

@@ -107,11 +107,9 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
     data_dir, train_fs, eval_fs = open_data(cfg, data_dir)
     input_shape = (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1)
     teacher_infos = check_teachers(teacher_dirs, train_fs.classes, input_shape)
-    from acdeploy.train.batches import identifiers, validation_split
+    from acdeploy.train.batches import training_split
 
-    ids = getattr(train_fs, "identifiers", None)  # meta.csv's identifier; else parsed from file names
-    ids = identifiers(train_fs.filenames) if ids is None else np.asarray(ids)
-    tr_idx, val_idx = validation_split(train_fs.labels, ids, cfg.train.val_fraction, cfg.train.seed)
+    tr_idx, val_idx = training_split(train_fs, cfg.train.val_fraction, cfg.train.seed)
     profiles = None
     if cfg.augment.spectrum_correction:
         from acdeploy.train import spectrum_correction as sc
