@@ -147,7 +147,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"--set '{text}': expected KEY=VALUE, e.g. train.epochs=5")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"--set '{text}': the value is not valid YAML ({problem}); quote it, e.g. "
+                          f"--set \"{key.strip()}='...'\"") from None
 
 
 def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:

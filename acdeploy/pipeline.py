@@ -186,9 +186,15 @@ def _load_state(root: Path) -> dict:
     if not p.exists():
         return {}
     try:
-        return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
+        state = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise ConfigError(f"{p}: not a readable pipeline state file; remove it or use another --out") from None
+    if not isinstance(state, dict) or not isinstance(state.get("stages", {}), dict) \
+            or not isinstance(state.get("identity", {}), dict) \
+            or not all(isinstance(rec, dict) for rec in state.get("stages", {}).values()):
+        raise ConfigError(f"{p}: not a pipeline state file (expected a JSON object with 'identity' and "
+                          f"'stages' objects); remove it or use another --out")
+    return state
 
 
 def _identity(run: Run) -> dict:

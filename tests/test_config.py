@@ -42,3 +42,14 @@ def test_bad_config_names_key_and_file(tmp_path, text, needle):
 def test_sections_are_independent_copies():
     a, b = Config(), Config()
     assert a.features is not b.features and dataclasses.asdict(a) == dataclasses.asdict(b)
+
+
+@pytest.mark.parametrize("value", ["[1, 2", "{a: 1", '"unclosed', "a: b: c"])
+def test_set_value_with_yaml_syntax_error_is_a_one_line_config_error(value, capsys):
+    from acdeploy.cli import main
+
+    assert main(["data", "synth", "/nonexistent/never-written", "--set", f"data.seed={value}"]) == 1
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --set 'data.seed="), err
+    assert "not valid YAML" in lines[0] and "internal error" not in err and "Traceback" not in err

@@ -88,3 +88,14 @@ def test_stage_failing_midway_keeps_earlier_stages_and_resumes(dataset, tmp_path
     assert "data: dataset (synthetic unless data.path is set) (done, skipped)" in err
     assert "features: log-mel features (cached)\n" in err
     assert {k: v["status"] for k, v in _state(run)["stages"].items()} == {"data": "done", "features": "done"}
+
+
+@pytest.mark.parametrize("text", ["[1, 2]", '"state"', "3", '{"stages": [1]}', '{"identity": {}, "stages": {"data": 1}}'])
+def test_pipeline_json_that_is_not_a_state_object_names_the_file(tmp_path, capfd, text):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "pipeline.json").write_text(text)
+    code, errors = _run(capfd, "--out", run, "--until", "data")
+    assert code == 1 and len(errors) == 1, errors
+    assert str(run / "pipeline.json") in errors[0] and "internal error" not in errors[0]
+    assert (run / "pipeline.json").read_text() == text  # refused before touching the run dir
