@@ -11,6 +11,7 @@ import click
 
 from acdeploy.errors import ModelError
 from acdeploy.fileio import write_text
+from acdeploy.textsafe import md_cell, md_link_target
 
 # TFLM and the generated C must agree exactly. LiteRT's reference kernels (litert-ref) requantize
 # FULLY_CONNECTED in double, which shifts int8 logits by a step or so and can flip the argmax of a
@@ -177,70 +178,78 @@ def print_summary(root: Path, wall_seconds: float | None = None) -> None:
         click.echo(f"\nrun dir {root} ({wall_seconds:.0f} s this time); report: {root / 'report.md'}")
 
 
-def _md_table(header, rows) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return "\n".join(out)
+# The report as blocks, rendered twice: Markdown (every string through md_cell) and HTML
+# (every string through html.escape). Names in it come from run directories, datasets (devices,
+# labels) and models, so neither renderer ever sees another's escaping.
+Block = tuple
 
 
-def write_report(root: Path) -> None:
+def _blocks(root: Path) -> list[Block]:
     d = collect(root)
     devices, dev_rows = _device_rows(d)
-    parts = [f"# acdeploy pipeline report: {root.name}", "",
-             "Accuracy and log loss on the evaluate fold (DCASE metrics; macro = class-wise average).", "",
-             _md_table(MODEL_HEADER, _model_rows(d)), ""]
+    blocks: list[Block] = [
+        ("h1", f"acdeploy pipeline report: {root.name}"),
+        ("p", "Accuracy and log loss on the evaluate fold (DCASE metrics; macro = class-wise average)."),
+        ("table", MODEL_HEADER, _model_rows(d))]
     if devices:
-        parts += ["## Accuracy per device (%)", "", _md_table(["model"] + devices, dev_rows), ""]
+        blocks += [("h2", "Accuracy per device (%)"), ("table", ["model"] + devices, dev_rows)]
     if d.get("lth"):
         lv = d["lth"]["levels"] + d["lth"].get("branches", [])
-        parts += ["## Lottery-ticket levels", "",
-                  _md_table(["level", "sparsity %", "non-zero params", "non-zero int8 bytes", "acc %", "log loss", "unseen acc %"],
-                            [[r["name"], _fmt(r["sparsity"], True), r["nonzero_params"], r["nonzero_bytes_int8"],
-                              _fmt(r["accuracy"], True), _fmt(r["log_loss"]), _fmt(r.get("unseen_accuracy"), True)] for r in lv]),
-                  "", f"Ticket: {d['lth'].get('ticket')} ({d['lth'].get('rule')})", ""]
+        blocks += [("h2", "Lottery-ticket levels"),
+                   ("table", ["level", "sparsity %", "non-zero params", "non-zero int8 bytes", "acc %", "log loss",
+                              "unseen acc %"],
+                    [[r["name"], _fmt(r["sparsity"], True), r["nonzero_params"], r["nonzero_bytes_int8"],
+                      _fmt(r["accuracy"], True), _fmt(r["log_loss"]), _fmt(r.get("unseen_accuracy"), True)]
+                     for r in lv]),
+                   ("p", f"Ticket: {d['lth'].get('ticket')} ({d['lth'].get('rule')})")]
     rows = _deploy_rows(d)
     if rows:
-        parts += ["## Deployment", "", _md_table(["", "value"], rows), ""]
+        blocks += [("h2", "Deployment"), ("table", ["", "value"], rows)]
     if d.get("stages"):
-        parts += ["## Stage times (s, last run of each)", "",
-                  _md_table(["stage", "seconds"], [[k, v if v is not None else "-"] for k, v in d["stages"].items()]), ""]
+        blocks += [("h2", "Stage times (s, last run of each)"),
+                   ("table", ["stage", "seconds"], [[k, v if v is not None else "-"] for k, v in d["stages"].items()])]
     if d["images"]:
-        parts += ["## Figures", ""] + [f"![{p.relative_to(root)}]({p.relative_to(root)})" for p in d["images"]]
-    md = "\n".join(parts) + "\n"
-    write_text(root / "report.md", md)
-    write_text(root / "report.html", _html(md, root.name))
+        blocks += [("h2", "Figures")] + [("img", str(p.relative_to(root))) for p in d["images"]]
+    return blocks
 
 
-def _html(md: str, title: str) -> str:
-    """A minimal Markdown-to-HTML for our own report (tables, headings, images, paragraphs)."""
-    out, in_table = [], False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                out.append("<table>")
-                in_table = True
-                out.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cells) + "</tr>")
-            else:
-                out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
+def _markdown(blocks: list[Block]) -> str:
+    out = []
+    for kind, *args in blocks:
+        if kind == "table":
+            header, rows = args
+            out += ["| " + " | ".join(md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(md_cell(c) for c in r) + " |" for r in rows]
+        elif kind == "img":
+            out.append(f"![{md_cell(args[0])}]({md_link_target(args[0])})")
+            continue  # consecutive images, one per line
+        else:
+            out.append({"h1": "# ", "h2": "## ", "p": ""}[kind] + md_cell(args[0]))
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _html(blocks: list[Block], title: str) -> str:
+    out = []
+    for kind, *args in blocks:
+        if kind == "table":
+            header, rows = args
+            out.append("<table>")
+            out.append("<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows]
             out.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            out.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            out.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("!["):
-            src = line[line.index("(") + 1:-1]
-            out.append(f'<p><img src="{html.escape(src)}" alt="{html.escape(src)}" style="max-width:100%"></p>')
-        elif line.strip():
-            out.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        out.append("</table>")
+        elif kind == "img":
+            src = html.escape(md_link_target(args[0]))
+            out.append(f'<p><img src="{src}" alt="{html.escape(args[0])}" style="max-width:100%"></p>')
+        else:
+            out.append(f"<{kind}>{html.escape(args[0])}</{kind}>")
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(out) + "\n</body></html>\n")
+
+
+def write_report(root: Path) -> None:
+    blocks = _blocks(root)
+    write_text(root / "report.md", _markdown(blocks))
+    write_text(root / "report.html", _html(blocks, root.name))

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from acdeploy.deploy.ir import Graph
 
+from acdeploy.errors import ModelError
+from acdeploy.textsafe import c_string_literal
+
 _ALIGN_MACRO = """\
 #if defined(__cplusplus) && __cplusplus >= 201103L
 #define ACDEPLOY_ALIGN16 alignas(16)
@@ -28,7 +31,7 @@ _ALIGN_MACRO = """\
 def c_name(model_path: str | Path) -> str:
     """TFLM's array name: g_<file name before the first dot>_model_data, made a C identifier."""
     stem = Path(model_path).name.split(".")[0]
-    ident = re.sub(r"\W", "_", stem) or "model"
+    ident = re.sub(r"[^0-9A-Za-z_]", "_", stem) or "model"  # ASCII: \\W would keep letters like é
     if ident[0].isdigit():
         ident = "_" + ident
     return f"g_{ident}_model_data"
@@ -93,9 +96,28 @@ def _io_lines(prefix: str, t) -> list[str]:
              f"#define {prefix}_SIZE {math.prod(t.shape)}",
              f"#define {prefix}_TYPE_{t.dtype.upper()} 1"]
     if t.quant is not None:
-        lines += [f"#define {prefix}_SCALE {_float(float(t.quant.scale[0]))}",
+        scale = float(t.quant.scale[0])
+        if not math.isfinite(scale):
+            raise ModelError(f"tensor {t.name!r}: quantization scale {scale} is not a finite number")
+        lines += [f"#define {prefix}_SCALE {_float(scale)}",
                   f"#define {prefix}_ZERO_POINT ({int(t.quant.zero_point[0])})"]
     return lines
+
+
+_INT32 = 2 ** 31
+_FLOAT_MAX = 3.4028234663852886e38
+
+
+def _number(value, key: str) -> str:
+    """A model_info.json number as a C constant: an int that fits int32 or a finite float32,
+    else a one-line ModelError (a string or NaN would be pasted into a #define)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if -_INT32 <= value < _INT32:
+            return str(value)
+    elif isinstance(value, float) and math.isfinite(value) and abs(value) <= _FLOAT_MAX:
+        return _float(value)
+    raise ModelError(f"model_info.json: {key} is {value!r:.60}, not a finite number "
+                     "(an int32 or a float)")
 
 
 def _feature_lines(info: dict | None) -> list[str]:
@@ -103,22 +125,27 @@ def _feature_lines(info: dict | None) -> list[str]:
         return ["/* No model_info.json beside the model: feature settings unknown. */"]
     lines = ["/* Feature settings and standardisation of the training pipeline (model_info.json). */"]
     fc = info.get("feature_config") or {}
+    if not isinstance(fc, dict):
+        raise ModelError("model_info.json: feature_config is not a mapping")
     for key in ("sample_rate", "n_fft", "win_length", "hop_length", "n_mels", "fmin", "fmax", "log_offset"):
         v = fc.get(key)
-        if isinstance(v, bool) or v is None:
+        if v is None:  # fmax: null means the Nyquist frequency
             continue
-        macro = f"ACDEPLOY_FEATURE_{key.upper()}"
-        lines.append(f"#define {macro} {v}" if isinstance(v, int) else f"#define {macro} {_float(float(v))}")
+        lines.append(f"#define ACDEPLOY_FEATURE_{key.upper()} {_number(v, f'feature_config.{key}')}")
     if isinstance(fc.get("window"), str):
-        lines.append(f'#define ACDEPLOY_FEATURE_WINDOW "{fc["window"]}"')
+        lines.append(f"#define ACDEPLOY_FEATURE_WINDOW {c_string_literal(fc['window'])}")
     std = info.get("standardize") or {}
+    if not isinstance(std, dict):
+        raise ModelError("model_info.json: standardize is not a mapping")
     for key in ("mean", "std"):
-        if isinstance(std.get(key), (int, float)):
-            lines.append(f"#define ACDEPLOY_STANDARDIZE_{key.upper()} {_float(float(std[key]))}")
+        v = std.get(key)
+        if v is not None:
+            v = float(v) if type(v) is int else v  # a float constant even when JSON wrote 0
+            lines.append(f"#define ACDEPLOY_STANDARDIZE_{key.upper()} {_number(v, f'standardize.{key}')}")
     classes = info.get("classes")
     if isinstance(classes, list) and classes:
         lines.append(f"#define ACDEPLOY_NUM_CLASSES {len(classes)}")
-        labels = ", ".join('"' + str(c).replace('"', "") + '"' for c in classes)
+        labels = ", ".join(c_string_literal(c) for c in classes)
         lines.append(f"#define ACDEPLOY_CLASS_LABELS {{{labels}}}")
     return lines
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from acdeploy import fileio
+from acdeploy.textsafe import md_cell
 
 LAYER_COLUMNS = (  # (header, key)
     ("#", "index"), ("layer", "name"), ("op", "op"), ("output", "output_shape"), ("params", "params"),
@@ -70,14 +71,16 @@ def terminal(report: dict) -> str:
 
 
 def markdown(report: dict, chart: str | None = CHART) -> str:
+    """report.md. Every name that comes from the model or the command line (file, tensors,
+    layers, target, budgets) goes through md_cell; the rest is our own text."""
     t = report["totals"]
-    md = [f"# Deployment report: `{Path(report['model']['path']).name}`", ""]
+    md = [f"# Deployment report: {md_cell(Path(report['model']['path']).name)}", ""]
     if report["target"]:
         tg = report["target"]
-        md += [f"Target: **{tg['name']}** ({tg['board']})", ""]
+        md += [f"Target: **{md_cell(tg['name'])}** ({md_cell(tg['board'])})", ""]
     for role in ("inputs", "outputs"):
         for io in report[role]:
-            md.append(f"- {role[:-1]} `{io['name']}`: {_cell(io['shape'])} {io['dtype']}, "
+            md.append(f"- {role[:-1]} {md_cell(io['name'])}: {_cell(io['shape'])} {md_cell(io['dtype'])}, "
                       f"scale {io['scale']}, zero point {io['zero_point']}")
     md += ["", "## Totals", "", "| figure | value |", "| --- | ---: |"]
     md += [f"| {label} | {t[key]:,} |" for label, key in TOTAL_ROWS]
@@ -85,11 +88,11 @@ def markdown(report: dict, chart: str | None = CHART) -> str:
         md += ["", "## Budgets", "", "| budget | check | value | limit | verdict |", "| --- | --- | ---: | ---: | --- |"]
         for b in report["budgets"]:
             for c in b["checks"]:
-                md.append(f"| {b['name']} | {c['name']} | {c['value']:,} | {c['limit']:,} | "
+                md.append(f"| {md_cell(b['name'])} | {md_cell(c['name'])} | {c['value']:,} | {c['limit']:,} | "
                           f"{'ok' if c['ok'] else '**over**'} |")
     md += ["", "## Layers", "", "| " + " | ".join(h for h, _ in LAYER_COLUMNS) + " |",
            "| " + " | ".join("---" if k in ("name", "op") else "---:" for _, k in LAYER_COLUMNS) + " |"]
-    md += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in _layer_cells(report)]
+    md += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in _layer_cells(report)]
     if chart:
         md += ["", f"![MACs and parameters per layer]({chart})"]
     md += ["", "## How the figures are counted", ""]
@@ -127,7 +130,7 @@ def chart(report: dict, path: Path) -> None:
         ax.xaxis.set_major_formatter(FuncFormatter(_si))
     axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
     axes[0].invert_yaxis()
-    fig.suptitle(Path(report["model"]["path"]).name)
+    fig.suptitle(Path(report["model"]["path"]).name, parse_math=False)  # a '$' in a file name is not TeX
     fig.tight_layout()
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
