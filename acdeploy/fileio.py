@@ -1,4 +1,10 @@
-"""Atomic writes: every artifact appears whole or not at all (temp name, then rename)."""
+"""Atomic writes: every artifact appears whole or not at all (temp name, then rename).
+
+mkstemp/mkdtemp make their entries private (600/700); each artifact gets the mode a plain
+`open()` / `mkdir` would have given it under the process umask before it is renamed into place.
+A failure whose message names a log inside a temp dir that is about to be deleted keeps that log
+beside the output (`<out>.failed.log`) and the message names the kept copy instead.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -25,6 +32,52 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def umask() -> int:
+    """The process umask, read without changing it where /proc allows (os.umask sets it, and a
+    set-and-restore races with threads creating files meanwhile)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def _default_mode(path: Path) -> None:
+    """Give a temp file or dir (created 600/700) the mode open()/mkdir give under the umask."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask())
+
+
+def _keep_logs(err: BaseException, tmp: Path, keep_as) -> None:
+    """Copy every log file inside `tmp` that the message of `err` names to `keep_as(n)` (n = 0, 1,
+    ...) and name the copy in the message, so the user can open it after `tmp` is deleted."""
+    from acdeploy.errors import AcDeployError
+
+    if not isinstance(err, AcDeployError) or len(err.args) != 1 or not isinstance(err.args[0], str):
+        return
+    message = err.args[0]
+    pattern = re.escape(str(tmp)) + r"/[^\s:;,'\"()]+\.log"
+    for n, named in enumerate(dict.fromkeys(re.findall(pattern, message))):
+        src = Path(named)
+        if not src.is_file():
+            continue
+        dest = Path(keep_as(n))
+        try:
+            shutil.copyfile(src, dest)
+        except OSError:
+            continue
+        message = message.replace(named, str(dest))
+    err.args = (message,)
+
+
+def _failed_log_name(path: Path):
+    return lambda n: path.with_name(path.name + (".failed.log" if n == 0 else f".failed{n}.log"))
 
 
 def _temp_prefix(parent: Path, name: str) -> str:
@@ -57,6 +110,7 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        _default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -95,6 +149,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        _default_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -106,13 +161,15 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Pat
     """Yield a temp directory beside `path`; it becomes `path` only if the block succeeds.
 
     With replace=True an existing `path` is swapped out after the new one is complete, so a
-    failure leaves the old directory untouched.
+    failure leaves the old directory untouched. Logs inside the temp dir that the failure's message
+    names are kept as `<path>.failed.log` (see _keep_logs).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path.parent, path.name), suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        _default_mode(tmp)
         if path.exists():
             if not replace:
                 raise FileExistsError(path)
@@ -123,6 +180,28 @@ def atomic_dir(path: str | os.PathLike, *, replace: bool = True) -> Iterator[Pat
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
-    except BaseException:
+        _failed_log_name(path)(0).unlink(missing_ok=True)  # an earlier failure's log would mislead
+    except BaseException as e:
+        _keep_logs(e, tmp, _failed_log_name(path))
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A temp dir in the system temp dir, deleted afterwards (like tempfile.TemporaryDirectory);
+    logs that a failure's message names are kept there as `<prefix>*.failed.log` files."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+
+    def keep_as(n: int) -> str:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".failed.log")
+        os.close(fd)
+        return name
+
+    try:
+        yield tmp
+    except BaseException as e:
+        _keep_logs(e, tmp, keep_as)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

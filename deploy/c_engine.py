@@ -8,7 +8,6 @@ scale/zero point, the int8 outputs dequantized with its output scale/zero point.
 from __future__ import annotations
 
 import importlib.resources
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +41,11 @@ def _scale_zp(tensor) -> tuple[float, int]:
 
 def run_c(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     """Float outputs of the generated C network for float features x [N, ...] (ENGINES signature)."""
-    with tempfile.TemporaryDirectory(prefix="acdeploy-c-engine-") as tmp:
-        graph, net = write_network_project(model, Path(tmp) / "firmware")
+    with fileio.scratch_dir("acdeploy-c-engine-") as tmp:
+        graph, net = write_network_project(model, tmp / "firmware")
         s_in, zp_in = _scale_zp(graph.tensor(net.input_tensor))
         s_out, zp_out = _scale_zp(graph.tensor(net.output_tensor))
         xf = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
         xq = np.clip(np.round(xf / np.float32(s_in)) + zp_in, -128, 127).astype(np.int8)
-        yq = firmware.run_host_network(Path(tmp), xq)
+        yq = firmware.run_host_network(tmp, xq)
     return (yq.astype(np.float64) - zp_out) * s_out

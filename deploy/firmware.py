@@ -114,8 +114,19 @@ def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None
         cmd.append("PROFILE=1")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ToolchainError(f"firmware build for {t.name} failed in {fw}: {_first_error(proc.stderr + proc.stdout)}")
+        log = _save_log(fw / out / "build.log", proc.stdout + proc.stderr)
+        raise ToolchainError(f"firmware build for {t.name} failed: {_first_error(proc.stderr + proc.stdout)} "
+                             f"(full log: {log})")
     return fw / out / ("firmware.elf" if t.cross else "firmware")
+
+
+def _save_log(path: Path, text: str | bytes | None) -> Path:
+    """Write a tool's output where an error message can point at it."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text or "")
+    return path
 
 
 def _first_error(log: str) -> str:
@@ -176,11 +187,15 @@ def qemu_command(elf: str | Path, machine: str) -> list[str]:
 def run_qemu(elf: str | Path, machine: str, timeout: float = DEFAULT_QEMU_TIMEOUT) -> FirmwareRun:
     """Run firmware.elf on a QEMU machine; semihosting carries the output and the exit status."""
     _which("qemu-system-arm")
+    log = Path(elf).parent / "run.log"
     try:
         proc = subprocess.run(qemu_command(elf, machine), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"QEMU did not finish within {timeout:g} s running {elf} on {machine}") from None
-    run = parse_output(proc.stdout + proc.stderr, source=f"QEMU {machine} running {elf}")
+    except subprocess.TimeoutExpired as e:
+        _save_log(log, e.stdout)
+        raise ToolchainError(f"QEMU did not finish within {timeout:g} s running {Path(elf).name} on {machine} "
+                             f"(output so far: {log})") from None
+    _save_log(log, proc.stdout + proc.stderr)
+    run = parse_output(proc.stdout + proc.stderr, source=f"QEMU {machine} running {Path(elf).name} (log: {log})")
     run.exit_code = proc.returncode
     # The exit status is the firmware's own verdict; it must agree with what it printed.
     run.passed = run.passed and proc.returncode == 0
@@ -190,11 +205,15 @@ def run_qemu(elf: str | Path, machine: str, timeout: float = DEFAULT_QEMU_TIMEOU
 def run_host(build_dir: str | Path, sanitize: bool = False, timeout: float = DEFAULT_QEMU_TIMEOUT) -> FirmwareRun:
     """Build and run the host binary on the test vectors (same main.c and network as the firmware)."""
     exe = build_firmware(build_dir, "host", sanitize=sanitize)
+    log = exe.parent / "run.log"
     try:
         proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"{exe} did not finish within {timeout:g} s") from None
-    run = parse_output(proc.stdout, source=str(exe))
+    except subprocess.TimeoutExpired as e:
+        _save_log(log, e.stdout)
+        raise ToolchainError(f"the host build of the firmware did not finish within {timeout:g} s "
+                             f"(output so far: {log})") from None
+    _save_log(log, proc.stdout + proc.stderr)
+    run = parse_output(proc.stdout, source=f"the host build of the firmware (log: {log})")
     run.exit_code = proc.returncode
     run.passed = run.passed and proc.returncode == 0
     return run
@@ -206,12 +225,14 @@ def run_host_network(build_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
     sizes = _header_sizes(firmware_dir(build_dir) / "acnet.h")
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
     if x.shape[1] != sizes["ACNET_INPUT_SIZE"]:
-        raise ModelError(f"inputs have {x.shape[1]} values per example; the network in {exe.parent} "
+        raise ModelError(f"inputs have {x.shape[1]} values per example; the generated network "
                          f"takes {sizes['ACNET_INPUT_SIZE']}")
     proc = subprocess.run([str(exe), "--stream"], input=x.tobytes(), capture_output=True)
     n_out = sizes["ACNET_OUTPUT_SIZE"]
     if proc.returncode != 0 or len(proc.stdout) != len(x) * n_out:
-        raise ToolchainError(f"{exe} --stream failed (exit {proc.returncode}, {len(proc.stdout)} bytes out)")
+        log = _save_log(exe.parent / "stream.log", proc.stderr)
+        raise ToolchainError(f"the host build of the network failed in --stream mode (exit {proc.returncode}, "
+                             f"{len(proc.stdout)} of {len(x) * n_out} bytes out; its stderr: {log})")
     return np.frombuffer(proc.stdout, dtype=np.int8).reshape(len(x), n_out).copy()
 
 

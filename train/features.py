@@ -121,7 +121,6 @@ def extract_features(
     # inherit it instead of each paying it again.
     logmel(np.zeros(n_samples, dtype=np.float32), cfg)
     with atomic_dir(out) as tmp:
-        tmp.chmod(0o755)  # mkdtemp makes it private; caches are shared like the dataset
         x = np.lib.format.open_memmap(tmp / FEATURES, mode="w+", dtype=np.float32, shape=shape)
         pos = 0
         with tqdm(total=len(index), desc="features", unit="clip", disable=not progress, leave=False) as bar:
