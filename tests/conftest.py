@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+import acdeploy  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any test module imports TensorFlow)
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -11,14 +11,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from acdeploy.compress import lth as L
 from acdeploy.compress.masks import Mask
 
 from acdeploy.cli import main
-
-pytest.importorskip("tensorflow_model_optimization")
-from acdeploy.compress import lth as L  # noqa: E402
-
-from acdeploy.schema import load_config  # noqa: E402
+from acdeploy.schema import load_config
 
 CLASSES = list("wxyz")
 

@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
+import acdeploy.compress.quantize as q
+import acdeploy.compress.tfmot_wrap as tw
 import numpy as np
 import pytest
 from acdeploy.compress.masks import prune
+from test_compress_tfmot import _fit, tiny_data, tiny_model
 
 from acdeploy.errors import DataError
-
-keras = pytest.importorskip("tf_keras")
-tw = pytest.importorskip("acdeploy.compress.tfmot_wrap")
-q = pytest.importorskip("acdeploy.compress.quantize")
-
-from test_compress_tfmot import _fit, tiny_data, tiny_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,11 @@ and rewinding restores exactly the saved values."""
 
 from __future__ import annotations
 
+import acdeploy.compress.tfmot_wrap as tw
 import numpy as np
 import pytest
+import tf_keras as keras
 from acdeploy.compress.masks import prune
-
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("tf_keras")
-tw = pytest.importorskip("acdeploy.compress.tfmot_wrap")
 
 
 def tiny_model(seed=0, n_classes=4):

@@ -4,11 +4,11 @@ bad inputs give one line, exit 1 (3 only over budget) and no output dir."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 from acdeploy.deploy.ops import SUPPORTED
+from conftest import require_tools
 from deploy_models import model_zoo
 
 from acdeploy.cli import main
@@ -58,8 +58,7 @@ def test_build_dir_contents(built):
 
 @pytest.mark.parametrize("compiler,std", [("gcc", "-std=c99"), ("gcc", "-std=c11"), ("g++", "-std=c++11")])
 def test_c_array_compiles_and_holds_the_file(zoo, built, tmp_path, compiler, std):
-    if shutil.which(compiler) is None:
-        pytest.skip(f"{compiler} not installed")
+    require_tools(compiler)
     lang = ["-x", "c++"] if compiler == "g++" else []
     src = tmp_path / "dump.c"
     src.write_text(DUMP_C.replace("ACDEPLOY_MODEL_ARRAY##_size", "g_mixed_model_data_size"))

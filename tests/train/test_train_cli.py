@@ -6,16 +6,13 @@ import shutil
 
 import numpy as np
 import pytest
+import tf_keras as keras
+from acdeploy.train import modeldir as md
 
 import acdeploy  # noqa: F401
-
-pytest.importorskip("tensorflow")
-import tf_keras as keras  # noqa: E402
-from acdeploy.train import modeldir as md  # noqa: E402
-
-from acdeploy.cli import main  # noqa: E402
-from acdeploy.errors import ModelError  # noqa: E402
-from acdeploy.metrics import dcase_metrics  # noqa: E402
+from acdeploy.cli import main
+from acdeploy.errors import ModelError
+from acdeploy.metrics import dcase_metrics
 
 # Small features so a tiny model trains in seconds: 16 kHz, 20 ms hop, 20 mel bands.
 FEATURES = ["features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tf_keras as keras
+from acdeploy.train.config import ModelConfig
+from acdeploy.train.distill import Distiller, Teacher, kd_loss
+from acdeploy.train.models import build_model
 
 import acdeploy  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-
-tf = pytest.importorskip("tensorflow")
-import tf_keras as keras  # noqa: E402
-from acdeploy.train.config import ModelConfig  # noqa: E402
-from acdeploy.train.distill import Distiller, Teacher, kd_loss  # noqa: E402
-from acdeploy.train.models import build_model  # noqa: E402
 
 S = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, -0.3], [-1.5, 3.0, 0.0]])
 T_LOGITS = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0], [0.3, 0.3, 2.0]])
@@ -111,7 +110,7 @@ def test_teacher_affine_maps_student_inputs_to_teacher_standardisation():
 
 
 def test_distiller_trains_a_pruning_wrapped_student(tiny):
-    tfmot = pytest.importorskip("tensorflow_model_optimization")
+    import tensorflow_model_optimization as tfmot
     student, teacher, x, y = tiny
     clone = keras.models.clone_model(student)
     pruned = tfmot.sparsity.keras.prune_low_magnitude(

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
+import sklearn.metrics as sk
 from acdeploy.train.evaluate_keras import evaluate_probs, plot_confusion, plot_curves, softmax
-
-sk = pytest.importorskip("sklearn.metrics")
 
 CLASSES = ["airport", "bus", "metro", "park"]
 DEVICES = np.array(["a", "b", "s4", "a", "s4", "b", "a", "s5", "a", "b", "s4", "a"] * 3)

@@ -3,17 +3,13 @@ built-in ops the C runtime supports."""
 
 import numpy as np
 import pytest
+from acdeploy.compress.quantize import convert_int8
+from acdeploy.train.complexity import count_macs, deployed_params, summary
+from acdeploy.train.config import ModelConfig
+from acdeploy.train.models import REGISTRY, build_model, inference_model
 
 import acdeploy  # noqa: F401
-
-tf = pytest.importorskip("tensorflow")
-
-from acdeploy.compress.quantize import convert_int8  # noqa: E402
-from acdeploy.train.complexity import count_macs, deployed_params, summary  # noqa: E402
-from acdeploy.train.config import ModelConfig  # noqa: E402
-from acdeploy.train.models import REGISTRY, build_model, inference_model  # noqa: E402
-
-from acdeploy.errors import ModelError  # noqa: E402
+from acdeploy.errors import ModelError
 
 ALLOWED_OPS = {
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",

@@ -5,17 +5,15 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
+import tf_keras as keras
+from acdeploy.train.batches import Batches, Standardizer, identifiers, validation_split
+from acdeploy.train.config import ModelConfig, TrainConfig
+from acdeploy.train.models import build_model
+from acdeploy.train.trainer import ValidationSet, fit, learning_rate
 
 import acdeploy  # noqa: F401
-
-tf = pytest.importorskip("tensorflow")
-import tf_keras as keras  # noqa: E402
-from acdeploy.train.batches import Batches, Standardizer, identifiers, validation_split  # noqa: E402
-from acdeploy.train.config import ModelConfig, TrainConfig  # noqa: E402
-from acdeploy.train.models import build_model  # noqa: E402
-from acdeploy.train.trainer import ValidationSet, fit, learning_rate  # noqa: E402
-
-from acdeploy.errors import ModelError  # noqa: E402
+from acdeploy.errors import ModelError
 
 N, C, SHAPE = 96, 3, (20, 8)
 
