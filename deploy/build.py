@@ -21,7 +21,7 @@ from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.ops import check_supported, resolver_ops
 from acdeploy.deploy.report import analyze, failed_checks
 from acdeploy.deploy.targets import Target, get_target
-from acdeploy.deploy.tflite_reader import read_tflite
+from acdeploy.deploy.validate import load_graph
 
 from acdeploy import fileio
 from acdeploy.errors import ModelError, OverBudget
@@ -48,7 +48,7 @@ def load_model(path: str | Path) -> tuple[bytes, Graph, dict | None]:
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
     data = path.read_bytes()
-    graph = read_tflite(data, name=str(path))
+    graph = load_graph(data, name=str(path))
     check_supported(graph, str(path))
     try:
         info = model_info_for(path)

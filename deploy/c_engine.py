@@ -16,19 +16,19 @@ from acdeploy.deploy import firmware
 from acdeploy import fileio
 
 
-def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1):
+def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, name: str = "model"):
     """A complete firmware project for `model` in `fw_dir`; returns (graph, GeneratedNetwork)."""
     from acdeploy.deploy import codegen, vectors
     from acdeploy.deploy.memory_plan import plan_memory
-    from acdeploy.deploy.tflite_reader import read_tflite
+    from acdeploy.deploy.validate import load_graph
 
     fw_dir = Path(fw_dir)
-    graph = read_tflite(model)
+    graph = load_graph(model, name=name)
     net = codegen.generate(graph, plan_memory(graph))
     fileio.write_text(fw_dir / "acnet.c", net.source)
     fileio.write_text(fw_dir / "acnet.h", net.header)
     # main.c always carries a self-test; one TFLM vector keeps the host binary honest.
-    x, y = vectors.make_vectors(model, n=n_vectors, graph=graph)
+    x, y = vectors.make_vectors(model, n=n_vectors, graph=graph, name=name)
     fileio.write_text(fw_dir / "test_vectors.h", codegen.test_vectors_header(x, y))
     firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / "kernels", fw_dir / "kernels")
     firmware.install_project(fw_dir)
@@ -42,7 +42,7 @@ def _scale_zp(tensor) -> tuple[float, int]:
 def run_c(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     """Float outputs of the generated C network for float features x [N, ...] (ENGINES signature)."""
     with fileio.scratch_dir("acdeploy-c-engine-") as tmp:
-        graph, net = write_network_project(model, tmp / "firmware")
+        graph, net = write_network_project(model, tmp / "firmware", name=name)
         s_in, zp_in = _scale_zp(graph.tensor(net.input_tensor))
         s_out, zp_out = _scale_zp(graph.tensor(net.output_tensor))
         xf = np.asarray(x, dtype=np.float32).reshape(len(x), -1)

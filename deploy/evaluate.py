@@ -31,7 +31,20 @@ def read_model(path: str | Path) -> bytes:
         raise ModelError(f"{path}: cannot read ({e.strerror})") from None
     if len(data) < 8 or data[4:8] != TFLITE_MAGIC:
         raise ModelError(f"{path}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    from acdeploy.deploy.validate import load_graph
+
+    load_graph(data, name=str(path))  # the runtimes below trust indices, shapes and quantization
     return data
+
+
+def _runtime(make, name: str, runtime: str):
+    """`make()` (a runtime's interpreter), its load errors as one bounded ModelError line."""
+    from acdeploy.deploy.vectors import error_line
+
+    try:
+        return make()
+    except Exception as e:  # noqa: BLE001 - the bindings raise RuntimeError, ValueError, struct.error, TypeError
+        raise ModelError(f"{name}: {runtime} cannot load the model ({error_line(e)})") from None
 
 
 def model_info_for(tflite_path: str | Path) -> dict | None:
@@ -102,12 +115,12 @@ def _run_litert(model: bytes, x: np.ndarray, reference: bool = False, name: str 
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
-    interp = Interpreter(model_content=model, num_threads=1, **kw)
+    interp = _runtime(lambda: Interpreter(model_content=model, num_threads=1, **kw), name, "LiteRT")
     din, dout = interp.get_input_details()[0], interp.get_output_details()[0]
     check_io(din, dout, name)
     x = _batch_shape(din, x, name)
     interp.resize_tensor_input(din["index"], [1, *x.shape[1:]])
-    interp.allocate_tensors()
+    _runtime(interp.allocate_tensors, name, "LiteRT")
     out = []
     for row in x:
         interp.set_tensor(din["index"], quantize_input(row[None], din))
@@ -119,7 +132,7 @@ def _run_litert(model: bytes, x: np.ndarray, reference: bool = False, name: str 
 def _run_tflm(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     from tflite_micro.python.tflite_micro import runtime
 
-    interp = runtime.Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES)
+    interp = _runtime(lambda: runtime.Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES), name, "TFLite Micro")
     din, dout = interp.get_input_details(0), interp.get_output_details(0)
     check_io(din, dout, name)
     x = _batch_shape(din, x, name)
@@ -151,7 +164,7 @@ def check_int8(model: bytes, name: str) -> None:
     """Refuse float models: at least one int8 tensor must be in the graph."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=model)
+    interp = _runtime(lambda: Interpreter(model_content=model), name, "LiteRT")
     if not any(np.dtype(t["dtype"]) == np.int8 for t in interp.get_tensor_details()):
         raise ModelError(f"{name}: not an int8 model (no int8 tensors); quantize it with `acdeploy compress quantize`")
 

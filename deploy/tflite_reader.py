@@ -77,12 +77,16 @@ def _read(buf: bytes, where: str) -> Graph:
         code = op.OpcodeIndex()
         if code >= len(opcodes):
             raise ModelError(f"{where}: operator #{i} refers to opcode {code}, the model has {len(opcodes)}")
-        outputs = _ints(op.OutputsAsNumpy())
-        for t in (*_ints(op.InputsAsNumpy()), *outputs):
-            if t >= len(tensors):
-                raise ModelError(f"{where}: operator #{i} refers to tensor {t}, the model has {len(tensors)}")
+        inputs, outputs = _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy())
+        # -1 marks an absent optional input; any other negative index (or -1 as an output) is
+        # corrupt, and Python would otherwise read it from the end of the tensor list.
+        for kind, idx, lowest in (("input", inputs, -1), ("output", outputs, 0)):
+            for k, t in enumerate(idx):
+                if not lowest <= t < len(tensors):
+                    raise ModelError(f"{where}: operator #{i} ({opcodes[code]}) {kind} #{k} refers to tensor {t}, "
+                                     f"the model has {len(tensors)} tensors")
         operators.append(Operator(
-            index=i, opcode=opcodes[code], inputs=_ints(op.InputsAsNumpy()), outputs=outputs,
+            index=i, opcode=opcodes[code], inputs=inputs, outputs=outputs,
             options=_options(op), version=versions[code],
             name=tensors[outputs[0]].name if outputs else f"op{i}",
         ))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from acdeploy.deploy.ir import Graph
-from acdeploy.deploy.tflite_reader import read_tflite
+from acdeploy.deploy.validate import load_graph
 
 from acdeploy.errors import ModelError
 
@@ -20,15 +20,23 @@ def tflm_arena_size(graph: Graph, model_bytes: bytes) -> int:
     return 4 * activations + 2 * len(model_bytes) + (1 << 20)
 
 
-def tflm_interpreter(model_bytes: bytes, graph: Graph, preserve: bool = False):
+def error_line(e: BaseException, limit: int = 160) -> str:
+    """The exception's type and the start of its first line: runtime bindings put their
+    arguments (the whole model as bytes) into TypeError messages."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = text if len(text) <= limit else text[:limit - 3] + "..."
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def tflm_interpreter(model_bytes: bytes, graph: Graph, preserve: bool = False, name: str | None = None):
     from tflite_micro.python.tflite_micro import runtime
 
     config = runtime.InterpreterConfig.kPreserveAllTensors if preserve else runtime.InterpreterConfig.kAllocationRecording
     try:
         return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=tflm_arena_size(graph, model_bytes),
                                               intrepreter_config=config)
-    except (RuntimeError, ValueError) as e:
-        raise ModelError(f"TFLite Micro cannot load the model: {str(e).splitlines()[0] if str(e) else e}") from None
+    except Exception as e:  # noqa: BLE001 - the bindings also raise struct.error, TypeError, ...
+        raise ModelError(f"{name or 'model'}: TFLite Micro cannot load the model ({error_line(e)})") from None
 
 
 def _core_io(graph: Graph) -> tuple[int, int]:
@@ -38,7 +46,7 @@ def _core_io(graph: Graph) -> tuple[int, int]:
 
 
 def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 4, seed: int = 0,
-                 graph: Graph | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 graph: Graph | None = None, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return (int8 inputs [n, in_size], TFLM int8 outputs [n, out_size]).
 
     `inputs`: real samples shaped like the model input (float for a float-input model, int8
@@ -46,7 +54,7 @@ def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 
     """
     from acdeploy.deploy.codegen import check_supported
 
-    graph = graph or read_tflite(model_bytes)
+    graph = graph or load_graph(model_bytes, name=name)
     check_supported(graph)  # TFLM aborts the process on some models the generator rejects cleanly
     gin, gout = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     core_in, core_out = _core_io(graph)
@@ -63,7 +71,7 @@ def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 
             inputs = q.astype(np.int8)
     inputs = np.asarray(inputs).reshape(-1, *shape).astype(np.float32 if float_in else np.int8)
     preserve = float_in or gout.dtype == "float32"
-    interp = tflm_interpreter(model_bytes, graph, preserve=preserve)
+    interp = tflm_interpreter(model_bytes, graph, preserve=preserve, name=name)
     ins, outs = [], []
     for x in inputs:
         interp.set_input(x, 0)
