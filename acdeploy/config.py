@@ -7,6 +7,7 @@ overrides, the validation messages and the `config.yaml` saved with every artifa
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -20,9 +21,17 @@ import yaml
 from acdeploy.errors import ConfigError
 
 
-def field(default: Any, help: str, choices: typing.Sequence[Any] | None = None, **kw) -> Any:
-    """A config field: its default, one line of help, and optionally the allowed values."""
+def field(default: Any, help: str, choices: typing.Sequence[Any] | None = None, key_neutral: bool = False,
+          **kw) -> Any:
+    """A config field: its default, one line of help, and optionally the allowed values.
+
+    key_neutral: a field added after caches and run dirs were keyed by hashes of their section, whose
+    default does what every run did before it existed; at its default `keyed_dict` leaves it out,
+    so those keys stay valid.
+    """
     meta = {"help": help}
+    if key_neutral:
+        meta["key_neutral"] = True
     if choices is not None:
         meta["choices"] = tuple(choices)
     if isinstance(default, (list, dict)):
@@ -120,10 +129,21 @@ def to_dict(obj) -> dict:
     return dataclasses.asdict(obj)
 
 
+def keyed_dict(obj) -> dict:
+    """to_dict(obj) without the key_neutral fields that hold their default: what cache and run keys hash."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if f.metadata.get("key_neutral") and v == f.default:
+            continue
+        out[f.name] = keyed_dict(v) if dataclasses.is_dataclass(v) else copy.deepcopy(v)
+    return out
+
+
 def config_hash(*parts: Any) -> str:
     """A short stable hash of config sections (and any other JSON-able values), for cache keys."""
     blob = json.dumps(
-        [to_dict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True, default=str
+        [keyed_dict(p) if dataclasses.is_dataclass(p) else p for p in parts], sort_keys=True, default=str
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

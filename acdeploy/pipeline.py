@@ -10,7 +10,6 @@ finished lottery-ticket levels), so nothing finished is redone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from acdeploy.config import config_hash
+from acdeploy.config import config_hash, keyed_dict
 from acdeploy.errors import AcDeployError, ConfigError, OverBudget
 from acdeploy.fileio import write_json
 
@@ -172,11 +171,11 @@ def stage_keys(cfg) -> dict[str, str]:
     keys, prev = {}, ""
     for st in STAGES:
         # Only the pipeline fields a stage reads: a new target or engine list must not retrain.
-        parts = [dataclasses.asdict(getattr(cfg, s)) for s in st.sections]
+        parts = [keyed_dict(getattr(cfg, s)) for s in st.sections]
         if st.name in PIPELINE_FIELDS:
             parts.append({f: getattr(cfg.pipeline, f) for f in PIPELINE_FIELDS[st.name]})
         if st.name in ("features", "teacher"):
-            parts.append(dataclasses.asdict(cfg.features))
+            parts.append(keyed_dict(cfg.features))
         prev = keys[st.name] = config_hash(prev, st.name, parts)
     return keys
 

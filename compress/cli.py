@@ -98,7 +98,7 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     if info.get("feature_config"):
         known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
         feat = from_dict(FeatureConfig, known, where=f"{model_dir / md.INFO}", prefix="features")
-    fs = open_features(ensure_features(data_dir, feat))
+    fs = open_features(ensure_features(data_dir, feat, seconds=cfg.data.seconds))
     train_fs, eval_fs = fs.subset("train"), fs.subset("evaluate")
     if len(train_fs.labels) == 0:
         raise DataError(f"{data_dir}: the train split is empty (no representative data)")

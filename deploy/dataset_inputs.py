@@ -25,7 +25,7 @@ def model_features(model: Path, data: Path | str | None, cfg, info: dict | None)
     if info and info.get("feature_config"):
         known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
         feat_cfg = from_dict(FeatureConfig, known, where=f"{model} model_info", prefix="features")
-    return open_features(ensure_features(data_dir, feat_cfg))
+    return open_features(ensure_features(data_dir, feat_cfg, seconds=cfg.data.seconds))
 
 
 def vector_inputs(graph, features, info: dict | None, n: int) -> np.ndarray:

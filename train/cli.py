@@ -52,12 +52,12 @@ def synth(out: Path, clips_per_class, seconds, sample_rate, seed, config_path, s
 def features(dataset: Path, cache, workers, config_path, sets) -> None:
     """Extract log-mel features of every train/evaluate clip of DATASET (DCASE layout) and cache
     them; prints the cache directory. A second run with the same data and settings is a cache hit."""
-    cfg = load(config_path, sets, **{"features.workers": workers}).features
+    cfg = load(config_path, sets, **{"features.workers": workers})
     from acdeploy.train.features import extract_features
 
     from acdeploy.featstore import open_features
 
-    out, hit = extract_features(dataset, cfg, cache)
+    out, hit = extract_features(dataset, cfg.features, cache, seconds=cfg.data.seconds)
     fs = open_features(out)
     state = "cache hit" if hit else "extracted"
     click.echo(f"{state}: {len(fs)} clips, features {'x'.join(map(str, fs.x.shape[1:]))}, "

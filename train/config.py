@@ -11,7 +11,7 @@ from acdeploy.config import field
 class DataConfig:
     path: str = field("", help="DCASE-layout dataset directory (meta.csv, evaluation_setup/, audio/); empty = make the synthetic one")
     clips_per_class: int = field(100, help="synthetic data: WAV files per scene class, all devices and splits together")
-    seconds: float = field(1.0, help="synthetic data: clip length in seconds")
+    seconds: float = field(1.0, help="clip length in seconds: the synthetic clips' length, and the audio every clip's features cover (x features.sample_rate samples; longer clips are cut to it, shorter ones follow features.short_clips); TAU 2020 Mobile: 10, TAU 2022 Mobile: 1")
     sample_rate: int = field(44100, help="synthetic data: sample rate of the written WAVs")
     seed: int = field(0, help="synthetic data: generator seed (same seed, same bytes)")
     difficulty: float = field(0.5, help="synthetic data: 0 = well separated classes and devices, 1 = heavy overlap")
@@ -39,6 +39,11 @@ class FeatureConfig:
     fmax: float | None = field(None, help="highest mel band edge (Hz); null = sample_rate / 2")
     window: str = field("hamming", help="STFT window name (scipy.signal.get_window)")
     log_offset: float = field(1e-6, help="log(mel + log_offset)")
+    short_clips: str = field(
+        "pad", choices=("pad", "error"), key_neutral=True,
+        help="a clip shorter than data.seconds: pad = zero-pad it at the end, as DCASE tooling does "
+             "(a clip a few samples short after resampling must not stop a 230k-clip run; the count is "
+             "printed and kept in the cache's info.json); error = refuse it, naming the file")
     workers: int = field(0, help="parallel extraction processes; 0 = one per CPU core")
 
     def check(self):

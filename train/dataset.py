@@ -99,21 +99,41 @@ def read_table(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[st
     return rows
 
 
-class _Existing:
-    """Which files exist, one directory listing per folder (a stat per clip is slow on 230k files)."""
+class _Files:
+    """Which files exist, and that every named path stays inside the dataset directory.
+
+    One directory listing and one resolve per folder (a stat or resolve per clip is slow on 230k
+    files); only the file itself is resolved when the listing shows it is a symlink.
+    """
 
     def __init__(self, root: Path):
         self.root = root
-        self.listed: dict[Path, set[str]] = {}
+        self.real_root = root.resolve()
+        self.folders: dict[Path, tuple[Path, set[str], set[str]]] = {}
 
-    def __contains__(self, name: str) -> bool:
-        p = self.root / name
-        if p.parent not in self.listed:
+    def _folder(self, parent: Path) -> tuple[Path, set[str], set[str]]:
+        if parent not in self.folders:
+            files, links = set(), set()
             try:
-                self.listed[p.parent] = {e.name for e in os.scandir(p.parent) if e.is_file()}
+                for e in os.scandir(parent):
+                    if e.is_file():
+                        files.add(e.name)
+                    if e.is_symlink():
+                        links.add(e.name)
             except OSError:
-                self.listed[p.parent] = set()
-        return p.name in self.listed[p.parent]
+                pass
+            self.folders[parent] = (parent.resolve(), files, links)
+        return self.folders[parent]
+
+    def check(self, name: str, table: Path, lineno: int) -> bool:
+        """True if `name` (relative to the root) is a file; DataError if it leads outside the root."""
+        p = self.root / name  # an absolute `name` replaces the root here, and is caught below
+        real_parent, files, links = self._folder(p.parent)
+        real = Path(os.path.realpath(p)) if p.name in links or p.name in ("", ".", "..") else real_parent / p.name
+        if not real.is_relative_to(self.real_root):
+            raise DataError(f"{table}: line {lineno}: path {name} leads outside the dataset directory "
+                            f"{self.root} (to {real}); paths must be relative to it")
+        return p.name in files
 
 
 def read_dataset(root: str | Path) -> DatasetIndex:
@@ -121,14 +141,17 @@ def read_dataset(root: str | Path) -> DatasetIndex:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: dataset directory not found")
-    meta = {row["filename"]: row for _, row in read_table(root / META, META_COLUMNS)}
-    exists = _Existing(root)
+    files = _Files(root)
+    meta = {}
+    for lineno, row in read_table(root / META, META_COLUMNS):
+        files.check(row["filename"], root / META, lineno)
+        meta[row["filename"]] = row
     rows: list[tuple[str, str, str, str, str]] = []
     for split, rel in FOLDS.items():
         fold = root / rel
         for lineno, row in read_table(fold, ("filename",)):
             name = row["filename"]
-            if name not in exists:
+            if not files.check(name, fold, lineno):
                 raise DataError(f"{fold}: line {lineno}: audio file {name} does not exist")
             m = meta.get(name, {})
             label = row.get("scene_label") or m.get("scene_label")
@@ -138,7 +161,7 @@ def read_dataset(root: str | Path) -> DatasetIndex:
             rows.append((name, label, device, m.get("identifier") or identifier_of(name), split))
     if (root / TEST_FOLD).is_file():
         for lineno, row in read_table(root / TEST_FOLD, ("filename",)):
-            if row["filename"] not in exists:
+            if not files.check(row["filename"], root / TEST_FOLD, lineno):
                 raise DataError(f"{root / TEST_FOLD}: line {lineno}: audio file {row['filename']} does not exist")
     if not rows:
         raise DataError(f"{root}: the fold files list no clips")
@@ -185,9 +208,20 @@ def load_audio(path: Path, sample_rate: int, n_samples: int | None = None) -> np
         import librosa  # only when needed: its import is slow
 
         y = librosa.resample(y, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq").astype(np.float32)
-    if n_samples is not None and len(y) != n_samples:
-        y = np.pad(y, (0, n_samples - len(y))) if len(y) < n_samples else y[:n_samples]
+    if n_samples is not None:
+        y = fit_length(y, n_samples, "pad", path)
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def fit_length(y: np.ndarray, n_samples: int, short_clips: str, path: Path) -> np.ndarray:
+    """`y` zero-padded (short_clips="pad") or refused ("error") when shorter than `n_samples`,
+    cut when longer, so every clip of a dataset gives the same feature shape."""
+    if len(y) < n_samples:
+        if short_clips == "error":
+            raise DataError(f"{path}: {len(y)} samples, shorter than the configured clip length of {n_samples} "
+                            f"(data.seconds); set features.short_clips=pad to zero-pad such clips")
+        return np.pad(y, (0, n_samples - len(y)))
+    return y[:n_samples]
 
 
 def _reason(e: Exception) -> str:

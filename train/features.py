@@ -3,8 +3,8 @@
 The exact computation per clip (the firmware front end must match it):
 
     y = mono float32 audio at cfg.sample_rate  (channels averaged; librosa.resample(res_type=
-        "soxr_hq") when the file's rate differs; zero-padded or cut to the dataset's clip length,
-        which is the first train clip's length)
+        "soxr_hq") when the file's rate differs; cut to n = round(data.seconds * cfg.sample_rate)
+        samples, and zero-padded to n (or refused) when shorter, as cfg.short_clips says)
     mel = librosa.feature.melspectrogram(
         y=y, sr=cfg.sample_rate, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
         win_length=cfg.win_length, window=cfg.window, center=True, pad_mode="constant",
@@ -30,16 +30,18 @@ import dataclasses
 import functools
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 import librosa
 import numpy as np
-from acdeploy.train.config import FeatureConfig
-from acdeploy.train.dataset import DatasetIndex, clip_samples, load_audio, read_dataset
+from acdeploy.train.config import DataConfig, FeatureConfig
+from acdeploy.train.dataset import DatasetIndex, clip_samples, fit_length, load_audio, read_dataset
 from acdeploy.train.parallel import ordered_map, worker_count
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
+from acdeploy.config import keyed_dict
 from acdeploy.errors import DataError
 from acdeploy.featstore import FEATURES, INDEX, INFO, write_index_text
 from acdeploy.fileio import atomic_dir
@@ -49,10 +51,15 @@ CHUNK = 64  # clips per worker task
 
 
 def feature_settings(cfg: FeatureConfig) -> dict:
-    """The settings that change the features (not `workers`)."""
+    """The settings that change the features (not `workers`): they travel with every model."""
     d = dataclasses.asdict(cfg)
     d.pop("workers")
     return d
+
+
+def clip_length(cfg: FeatureConfig, seconds: float | None) -> int:
+    """Samples per clip at the feature rate: data.seconds (its default when None) x sample rate."""
+    return int(round((DataConfig().seconds if seconds is None else seconds) * cfg.sample_rate))
 
 
 def n_frames(cfg: FeatureConfig, n_samples: int) -> int:
@@ -79,16 +86,33 @@ def logmel(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     return np.log(mel + cfg.log_offset).astype(np.float32)
 
 
-def _extract_chunk(job: tuple[Path, tuple[str, ...], FeatureConfig, int]) -> np.ndarray:
+def _extract_chunk(job: tuple[Path, tuple[str, ...], FeatureConfig, int]) -> tuple[np.ndarray, list[str], list[str]]:
+    """Log-mels of one chunk of clips, and the names of the clips that were padded and cut."""
     root, names, cfg, n_samples = job
+    out, padded, cut = [], [], []
     # One BLAS thread per process: the parallelism is over clips, and a multi-threaded BLAS on
     # these tiny products spins for ~10x the work on a busy machine.
     with threadpool_limits(limits=1, user_api="blas"):
-        return np.stack([logmel(load_audio(root / name, cfg.sample_rate, n_samples), cfg) for name in names])
+        for name in names:
+            y = load_audio(root / name, cfg.sample_rate)
+            if len(y) != n_samples:
+                (padded if len(y) < n_samples else cut).append(name)
+            out.append(logmel(fit_length(y, n_samples, cfg.short_clips, root / name), cfg))
+    return np.stack(out), padded, cut
 
 
-def cache_key(index: DatasetIndex, cfg: FeatureConfig) -> str:
-    blob = json.dumps({"format": CACHE_FORMAT, "dataset": index.identity(), "features": feature_settings(cfg)}, sort_keys=True)
+def cache_key(index: DatasetIndex, cfg: FeatureConfig, n_samples: int, first_samples: int) -> str:
+    """The cache dir name: a hash of the dataset's identity and the settings that change the features.
+
+    Caches made before the clip length came from the config used the first train clip's length
+    and padded shorter clips; where that is what the config asks for, the features are the same,
+    so the key stays the one those caches have.
+    """
+    settings = keyed_dict(cfg)
+    settings.pop("workers")
+    if n_samples != first_samples:
+        settings["clip_samples"] = n_samples
+    blob = json.dumps({"format": CACHE_FORMAT, "dataset": index.identity(), "features": settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -101,10 +125,15 @@ def extract_features(
     cfg: FeatureConfig,
     cache: str | Path | None = None,
     progress: bool = True,
+    *,
+    seconds: float | None = None,
 ) -> tuple[Path, bool]:
-    """Make sure the cache for (dataset, cfg) exists; returns (cache dir, True if it was a hit)."""
+    """Make sure the cache for (dataset, cfg, clip length `seconds` = data.seconds) exists; returns
+    (cache dir, True if it was a hit). Clips of another length are reported on stderr."""
     index = read_dataset(dataset_dir)
-    key = cache_key(index, cfg)
+    n_samples = clip_length(cfg, seconds)
+    first = index.split.index("train") if "train" in index.split else 0
+    key = cache_key(index, cfg, n_samples, clip_samples(index.root / index.filenames[first], cfg.sample_rate))
     out = Path(cache if cache is not None else default_cache_root(dataset_dir)) / key
     if (out / INFO).is_file():
         return out, True
@@ -112,8 +141,6 @@ def extract_features(
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # e.g. a read-only copy of a real dataset
         raise DataError(f"{out.parent}: cannot create the feature cache ({e.strerror}); pass --cache DIR") from None
-    first = index.split.index("train") if "train" in index.split else 0
-    n_samples = clip_samples(index.root / index.filenames[first], cfg.sample_rate)
     shape = (len(index), cfg.n_mels, n_frames(cfg, n_samples))
     chunks = [index.filenames[i:i + CHUNK] for i in range(0, len(index), CHUNK)]
     jobs = [(index.root, names, cfg, n_samples) for names in chunks]
@@ -122,11 +149,13 @@ def extract_features(
     logmel(np.zeros(n_samples, dtype=np.float32), cfg)
     with atomic_dir(out) as tmp:
         x = np.lib.format.open_memmap(tmp / FEATURES, mode="w+", dtype=np.float32, shape=shape)
-        pos = 0
+        pos, padded, cut = 0, [], []
         with tqdm(total=len(index), desc="features", unit="clip", disable=not progress, leave=False) as bar:
-            for block in ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)):
+            for block, block_padded, block_cut in ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)):
                 x[pos:pos + len(block)] = block
                 pos += len(block)
+                padded += block_padded
+                cut += block_cut
                 bar.update(len(block))
         x.flush()
         del x
@@ -141,14 +170,21 @@ def extract_features(
             "hash": key,
             "shape": list(shape),
             "clip_samples": n_samples,
+            "clips_padded": len(padded),
+            "clips_cut": len(cut),
             "counts": {s: index.count(split=s) for s in ("train", "evaluate")},
             "format": CACHE_FORMAT,
         }
         (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")  # last: its presence marks a complete cache
+    seconds_text = f"{n_samples / cfg.sample_rate:g} s (data.seconds)"
+    for names, what in ((padded, "shorter than {} were zero-padded"), (cut, "longer than {} were cut")):
+        if names:
+            print(f"{index.root}: warning: {len(names)} clip(s) {what.format(seconds_text)}, "
+                  f"e.g. {names[0]}", file=sys.stderr)
     return out, False
 
 
 def ensure_features(dataset_dir: str | Path, feature_cfg: FeatureConfig, cache: str | Path | None = None,
-                    progress: bool = True) -> Path:
-    """The cache dir for (dataset, feature config), extracting the features on a miss."""
-    return extract_features(dataset_dir, feature_cfg, cache, progress)[0]
+                    progress: bool = True, *, seconds: float | None = None) -> Path:
+    """The cache dir for (dataset, feature config, data.seconds), extracting the features on a miss."""
+    return extract_features(dataset_dir, feature_cfg, cache, progress, seconds=seconds)[0]

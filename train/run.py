@@ -79,7 +79,7 @@ def open_data(cfg, data_dir: str | None):
     classes = read_dataset(data_dir).classes  # cheap: refuse a one-class dataset before extracting
     if len(classes) < 2:
         raise DataError(f"{data_dir}: the dataset has {len(classes)} class ({', '.join(classes)}); a classifier needs at least 2")
-    fs = open_features(ensure_features(data_dir, cfg.features))
+    fs = open_features(ensure_features(data_dir, cfg.features, seconds=cfg.data.seconds))
     train, evaluate = fs.subset("train"), fs.subset("evaluate")
     for name, part in (("train", train), ("evaluate", evaluate)):
         if len(part.labels) == 0:

@@ -3,6 +3,7 @@ no traceback, and no cache (complete or partial) left behind."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,110 @@ def test_unwritable_cache_location(layout, tmp_path, capsys):
     blocker.write_text("not a directory")
     _fails(capsys, FEATURES + [str(layout), "--cache", str(blocker / "cache")] + sets(FEAT_16K),
            "cannot create the feature cache", "--cache")
+
+
+def _train_fold_line(layout: Path, name: str) -> int:
+    """Append `name` to fold1_train.csv; returns its line number."""
+    fold = layout / "evaluation_setup" / "fold1_train.csv"
+    lines = fold.read_text().splitlines() + [f"{name}\tpark"]
+    fold.write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+@pytest.mark.parametrize("name", ["../../../../../../../../etc/passwd", "/etc/passwd", "audio/../../outside.wav"])
+def test_fold_path_outside_the_dataset_is_refused(layout, capsys, name):
+    (layout.parent / "outside.wav").write_bytes((layout / "audio").iterdir().__next__().read_bytes())
+    line = _train_fold_line(layout, name)
+    _fails(capsys, FEATURES + [str(layout)] + sets(FEAT_16K), "fold1_train.csv", f"line {line}", name,
+           "outside the dataset")
+    assert _features_dir(layout) == []
+
+
+@pytest.mark.parametrize("link", ["file", "dir"])
+def test_symlink_escaping_the_dataset_is_refused(layout, tmp_path, capsys, link):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    wav = next((layout / "audio").iterdir())
+    (outside / "x.wav").write_bytes(wav.read_bytes())
+    if link == "file":
+        (layout / "audio" / "x.wav").symlink_to(outside / "x.wav")
+        name = "audio/x.wav"
+    else:
+        (layout / "linked").symlink_to(outside)
+        name = "linked/x.wav"
+    line = _train_fold_line(layout, name)
+    _fails(capsys, FEATURES + [str(layout)] + sets(FEAT_16K), "fold1_train.csv", f"line {line}", name,
+           str(outside / "x.wav"))
+
+
+def test_symlink_inside_the_dataset_is_fine(layout, capsys):
+    wav = next((layout / "audio").iterdir())
+    (layout / "audio" / "alias-lisbon-1-1-0-a.wav").symlink_to(wav)
+    _train_fold_line(layout, "audio/alias-lisbon-1-1-0-a.wav")
+    assert main(FEATURES + [str(layout)] + sets(FEAT_16K)) == 0
+
+
+@pytest.mark.parametrize("table", ["meta.csv", "evaluation_setup/fold1_test.csv"])
+def test_meta_and_test_fold_paths_outside_the_dataset_are_refused(layout, capsys, table):
+    path = layout / table
+    lines = path.read_text().splitlines()
+    row = "/etc/passwd\tpark\tlisbon-1\ta" if table == "meta.csv" else "/etc/passwd"
+    path.write_text("\n".join(lines + [row]) + "\n")
+    _fails(capsys, FEATURES + [str(layout)] + sets(FEAT_16K), table.split("/")[-1], f"line {len(lines) + 1}",
+           "/etc/passwd", "outside the dataset")
+
+
+def _first_train_clip(layout: Path) -> Path:
+    fold = (layout / "evaluation_setup" / "fold1_train.csv").read_text().splitlines()
+    return layout / fold[1].split("\t")[0]
+
+
+def test_a_short_first_clip_does_not_set_every_clip_length(layout, capsys):
+    """The configured clip length (data.seconds) decides the features' frames, not the first clip:
+    a 10-sample first clip used to cut every clip to one frame and exit 0."""
+    first = _first_train_clip(layout)
+    sf.write(first, np.full(10, 0.1, dtype=np.float32), 8000, subtype="PCM_16")
+    assert main(FEATURES + [str(layout)] + sets({**FEAT_16K, "data.seconds": 0.5})) == 0
+    cap = capsys.readouterr()
+    x = np.load(Path(cap.out.strip()) / "features.npy")
+    assert x.shape[2] == 1 + 8000 // 320  # 0.5 s at 16 kHz, hop 320
+    assert "1 clip(s) shorter than 0.5 s (data.seconds) were zero-padded" in cap.err and first.name in cap.err
+    info = json.loads((Path(cap.out.strip()) / "info.json").read_text())
+    assert info["clip_samples"] == 8000 and info["clips_padded"] == 1 and info["clips_cut"] == 0
+    # Every other clip keeps its whole half second: its last frames are not silence.
+    assert np.all(x[1:, :, -3:].max(axis=(1, 2)) > np.log(1e-6) + 5)
+
+
+def test_short_clip_refused_when_the_config_says_error(layout, capsys):
+    first = _first_train_clip(layout)
+    sf.write(first, np.full(10, 0.1, dtype=np.float32), 8000, subtype="PCM_16")
+    _fails(capsys, FEATURES + [str(layout)] + sets({**FEAT_16K, "data.seconds": 0.5, "features.short_clips": "error"}),
+           first.name, "shorter than the configured clip length", "features.short_clips=pad")
+    assert _features_dir(layout) == []
+    _fails(capsys, FEATURES + [str(layout), "--set", "features.short_clips=drop"], "features.short_clips", "pad, error")
+
+
+def test_longer_clips_are_cut_to_the_configured_length(layout, capsys):
+    assert main(FEATURES + [str(layout)] + sets({**FEAT_16K, "data.seconds": 0.25})) == 0
+    cap = capsys.readouterr()
+    assert np.load(Path(cap.out.strip()) / "features.npy").shape[2] == 1 + 4000 // 320
+    assert "clip(s) longer than 0.25 s (data.seconds) were cut" in cap.err
+
+
+def test_caches_made_before_the_clip_length_setting_keep_their_key(layout):
+    """Well-formed data at the default short_clips: the same key as before the setting existed
+    (the settings hashed then: every feature field but workers; no clip length)."""
+    import dataclasses
+    import hashlib
+
+    from acdeploy.train.dataset import read_dataset
+    from acdeploy.train.features import CACHE_FORMAT, cache_key
+    from data_layouts import feat16k
+
+    index, cfg = read_dataset(layout), feat16k()
+    old = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("workers", "short_clips")}
+    blob = json.dumps({"format": CACHE_FORMAT, "dataset": index.identity(), "features": old}, sort_keys=True)
+    legacy = hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert cache_key(index, cfg, 8000, 8000) == legacy
+    assert cache_key(index, cfg, 4000, 8000) != legacy
+    assert cache_key(index, dataclasses.replace(cfg, short_clips="error"), 8000, 8000) != legacy
