@@ -30,7 +30,7 @@ class TinyRun:
 
 def acdeploy(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """One acdeploy command in a fresh process (as a user runs it); stdout/stderr captured."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run([sys.executable, "-m", "acdeploy", *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO, env=env)
 

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from pipeline_run import REPO, TINY, TRAINED, check, mtimes, pipeline, tiny_run
 
+from acdeploy.native_log import NATIVE_LOG_LINE
 from acdeploy.pipeline import STAGE_NAMES
 
 CFG = yaml.safe_load(TINY.read_text())
@@ -138,6 +139,14 @@ def test_until_lth_then_resume_keeps_training(run):
     assert _skipped(run.resume_log) == {"data", "features", "teacher", "student", "lth"}
     assert _ran(run.resume_log) == {"quantize", "eval", "build", "report"}
     assert mtimes(run.root, TRAINED) == run.trained_mtimes
+
+
+def test_terminal_shows_only_acdeploy_lines(run):
+    """TensorFlow's native notices (oneDNN, CUDA stubs, cuInit) stay hidden without --debug."""
+    for log in (run.until_lth_log, run.resume_log):
+        assert "[1/9] data" in log
+        assert not [ln for ln in log.splitlines() if re.match(NATIVE_LOG_LINE.decode(), ln)]
+        assert "oneDNN" not in log and "cuInit" not in log
 
 
 def test_second_run_is_a_noop(run):
