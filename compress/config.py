@@ -61,6 +61,8 @@ class QuantizeConfig:
     learning_rate: float = field(1e-4, help="qat/pqat: fine-tune learning rate (Adam)")
     batch_size: int = field(64, help="qat/pqat: fine-tune batch size")
     seed: int = field(0, help="seed of the representative sample and the fine-tune")
+    deterministic: bool = field(True, help="TensorFlow op determinism for the QAT fine-tune (as train.deterministic)",
+                                key_neutral=True)
 
     def check(self):
         if self.representative_samples < 1:

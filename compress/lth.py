@@ -105,15 +105,14 @@ class Run:
     # -- trainer plumbing (H2's trainer: data pipeline, KD, checkpoints) --
 
     def _setup_training(self):
-        import tensorflow as tf
         from acdeploy.train import modeldir as md
         from acdeploy.train.batches import Batches, Standardizer, training_split
         from acdeploy.train.distill import Teacher
         from acdeploy.train.spectrum_correction import training_profiles
-        from acdeploy.train.trainer import ValidationSet
+        from acdeploy.train.trainer import ValidationSet, set_determinism
 
-        tf.config.experimental.enable_op_determinism()
         cfg, fs = self.cfg, self.train_fs
+        set_determinism(cfg.train.deterministic)
         tr_idx, val_idx = training_split(fs, cfg.train.val_fraction, cfg.train.seed)
         self.std = Standardizer.fit(fs.x, tr_idx)
         profiles = (training_profiles(fs, tr_idx, cfg.augment.reference_device, self.data_dir)

@@ -103,8 +103,10 @@ def _finetune(qmodel, x_train, y_train, n_classes, teachers, distill_cfg, cfg: Q
     """A short QAT fine-tune with H2's Distiller (KD when teachers are given, labels otherwise)."""
     import tf_keras as keras
     from acdeploy.train.distill import Distiller
+    from acdeploy.train.trainer import set_determinism
 
     keras.utils.set_random_seed(cfg.seed)
+    set_determinism(cfg.deterministic)
     d = Distiller(qmodel, teachers, alpha=distill_cfg.alpha if teachers else 0.0,
                   temperature=distill_cfg.temperature)
     d.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate))

@@ -143,6 +143,8 @@ class TrainConfig:
     val_fraction: float = field(0.15, help="share of the train fold's locations held out for validation (by identifier, per class)")
     seed: int = field(0, help="seed for weights, validation split, data order and augmentation")
     strategy: str = field("default", help="tf.distribute strategy", choices=("default", "mirrored", "multi_worker"))
+    deterministic: bool = field(True, help="TensorFlow op determinism: same seed, machine and thread count -> same bytes (README, Determinism)",
+                                key_neutral=True)
     verbose: bool = field(True, help="progress bar and one line per epoch on stderr")
 
     def check(self):

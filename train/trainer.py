@@ -132,6 +132,13 @@ def _fmt(v) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+def set_determinism(enabled: bool) -> None:
+    """TensorFlow's op determinism (README, "Determinism"): with the same seed, machine and thread
+    count a run gives the same bytes. It lasts for the process: once on, it cannot be turned off."""
+    if enabled:
+        tf.config.experimental.enable_op_determinism()
+
+
 def fit(
     student,
     train: Batches,
@@ -151,6 +158,7 @@ def fit(
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
+    set_determinism(cfg.deterministic)
     strategy = strategy or tf.distribute.get_strategy()
     distill = distill or DistillConfig()
     with strategy.scope():
