@@ -137,12 +137,25 @@ def test_hostile_names_build_end_to_end(tmp_path, capsys):
     assert main(["build", "--target", "host", "--run", "--model", str(model), "--out", str(out)]) == 0, \
         capsys.readouterr().err
     assert not (tmp_path / "pwned").exists()
-    md = (out / "report.md").read_text()
+    _check_report_md((out / "report.md").read_text())
+
+
+def _check_report_md(md: str) -> None:
     layers = md.split("## Layers")[1].split("\n\n")[1].splitlines()
     assert len(layers) == 2 + 11  # header, rule, one row per layer
     for row in layers:
         assert len(re.split(r"(?<!\\)\|", row)) == 12, row  # 10 cells, no cell split by a name
-    assert "<b>" not in md and "\r" not in md and "\0" not in md
+    assert not re.search(r"(?<!\\)[<>`\[\]]", md.split("![MACs")[0])
+    assert "\r" not in md and "\0" not in md
+
+
+def test_report_md_escapes_names(tmp_path):
+    model = tmp_path / "x`<b>|[y].tflite"
+    model.write_bytes(_hostile_model(None))
+    assert main(["report", str(model), "--budget", "dcase2021", "--out", str(tmp_path / "rep")]) == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    _check_report_md(md)
+    assert md.startswith("# Deployment report: x\\`\\<b\\>\\|\\[y\\].tflite\n")
 
 
 LABELS = ['air"port', "back\\slash", "new\nline\n#error injected", "??=trigraph??/", "%s%n", "caf\u00e9 \u4e2d",
@@ -229,3 +242,60 @@ def test_standardize_must_be_a_finite_number(tmp_path):
 def test_array_name_is_ascii(tmp_path):
     assert c_array.c_name("caf\u00e9-model.v2.tflite") == "g_caf__model_model_data"
     assert c_array.c_name("1st.tflite") == "g__1st_model_data"
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+
+
+def _hostile_run(root: Path) -> None:
+    """A pipeline run dir whose names (teacher dir, devices, levels, budgets, stages) are hostile."""
+    devices = {"a|b": {"accuracy": 0.5}, "<script>alert(1)</script>": {"accuracy": 0.4},
+               "new\nline": {"accuracy": 0.3}, "`x` [l](u)": {"accuracy": 0.2}}
+    metrics = {"accuracy": 0.5, "macro_accuracy": 0.5, "log_loss": 1.0, "per_device": devices}
+    teacher = root / "teacher_<img src=x onerror=alert(1)> (a)|b"
+    teacher.mkdir(parents=True)
+    (teacher / "metrics.json").write_text(json.dumps(metrics))
+    (teacher / "curves.png").write_bytes(PNG)
+    (root / "lth").mkdir()
+    level = {"name": "level_00 | <b>x</b>", "sparsity": 0.5, "nonzero_params": 10, "nonzero_bytes_int8": 10,
+             "accuracy": 0.5, "log_loss": 1.0}
+    (root / "lth" / "summary.json").write_text(json.dumps(
+        {"levels": [level], "ticket": "level_00 | <b>x</b>", "rule": "*rule*\n# heading"}))
+    (root / "build").mkdir()
+    (root / "build" / "report.json").write_text(json.dumps(
+        {"totals": {"params": 10}, "budgets": [{"name": "evil</td><script>|", "ok": True}],
+         "firmware": {"target": "host|x", "machine": "<m>"}}))
+    (root / "build" / "chart (1)[x].png").write_bytes(PNG)
+    (root / "pipeline.json").write_text(json.dumps({"stages": {"st|age\n": {"seconds": 1.0}}}))
+
+
+def test_pipeline_report_escapes_names(tmp_path):
+    from urllib.parse import unquote
+
+    from acdeploy.pipeline_report import MODEL_HEADER, write_report
+
+    root = tmp_path / "run <i>|"
+    root.mkdir()
+    _hostile_run(root)
+    write_report(root)
+    md = (root / "report.md").read_text()
+    html_text = (root / "report.html").read_text()
+    # Markdown: every table row has its header's number of cells
+    for block in md.split("\n\n"):
+        rows = [r for r in block.splitlines() if r.startswith("|")]
+        if rows:
+            widths = {len(re.split(r"(?<!\\)\|", r)) for r in rows}
+            assert len(widths) == 1, block
+    assert len(re.split(r"(?<!\\)\|", md.split("\n\n")[2].splitlines()[0])) == len(MODEL_HEADER) + 2
+    assert not re.search(r"(?<!\\)[<>]", md)  # every angle bracket escaped: no tag
+    # HTML: no tag from a name, every row of a table as wide as its header
+    for tag in ("<script", "<img src=x", "<b>", "<i>", "<m>", "</td><script"):
+        assert tag not in html_text, tag
+    for table in re.findall(r"<table>(.*?)</table>", html_text, re.S):
+        rows = re.findall(r"<tr>(.*?)</tr>", table)
+        assert len({r.count("<t") for r in rows}) == 1, table
+    # images: Markdown and HTML point at the same existing files
+    md_imgs = [unquote(m) for m in re.findall(r"!\[(?:[^\]\\]|\\.)*\]\(([^)\s]+)\)", md)]
+    html_imgs = [unquote(m) for m in re.findall(r'<img src="([^"]+)"', html_text)]
+    assert len(md_imgs) == 2 and sorted(md_imgs) == sorted(html_imgs)
+    assert all((root / p).is_file() for p in md_imgs)
