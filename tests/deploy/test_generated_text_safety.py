@@ -299,3 +299,10 @@ def test_pipeline_report_escapes_names(tmp_path):
     html_imgs = [unquote(m) for m in re.findall(r'<img src="([^"]+)"', html_text)]
     assert len(md_imgs) == 2 and sorted(md_imgs) == sorted(html_imgs)
     assert all((root / p).is_file() for p in md_imgs)
+
+
+def test_tex_in_a_file_name_is_not_parsed_by_the_chart(tmp_path):
+    model = tmp_path / "$\\undefinedcmd{$.tflite"  # mathtext would raise ParseFatalException
+    model.write_bytes(GOLDEN_MODEL.read_bytes())
+    assert main(["report", str(model), "--out", str(tmp_path / "rep")]) == 0
+    assert (tmp_path / "rep" / "report_layers.png").read_bytes()[:4] == b"\x89PNG"
