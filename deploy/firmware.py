@@ -315,7 +315,7 @@ def firmware_size(elf: str | Path) -> FirmwareSize:
     size = _which("arm-none-eabi-size")
     proc = subprocess.run([size, "-A", str(elf)], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise ToolchainError(f"arm-none-eabi-size failed on {elf}: {_first_error(proc.stderr)}")
+        raise ToolchainError(f"arm-none-eabi-size failed on {Path(elf).name}: {_first_error(proc.stderr)}")
     sections: dict[str, int] = {}
     for line in proc.stdout.splitlines():
         parts = line.split()

@@ -131,3 +131,21 @@ def test_failed_firmware_build_names_a_log_that_exists(tmp_path):
     named = [Path(p) for p in re.findall(r"/\S+\.log", message)]
     assert named == [tmp_path / "build.failed.log"], message
     assert "broken on purpose" in named[0].read_text()
+
+
+def test_scratch_dir_keeps_a_named_log_in_the_system_temp_dir():
+    """`eval --engine c` builds in a scratch dir that is always deleted; a log its error names survives."""
+    import pytest
+
+    from acdeploy.errors import ToolchainError
+    from acdeploy.fileio import scratch_dir
+
+    with pytest.raises(ToolchainError) as e, scratch_dir("acdeploy-test-") as tmp:
+        (tmp / "run.log").write_text("partial output\n")
+        raise ToolchainError(f"timed out (output so far: {tmp / 'run.log'})")
+    assert not tmp.exists()
+    kept = Path(str(e.value).split("output so far: ", 1)[1].rstrip(")"))
+    try:
+        assert kept.read_text() == "partial output\n" and kept.name.endswith(".failed.log")
+    finally:
+        kept.unlink()
