@@ -48,11 +48,16 @@ def synth(out: Path, clips_per_class, seconds, sample_rate, seed, config_path, s
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Cache root; features go to CACHE/<hash>/ (default DATASET/.acdeploy/features).")
 @click.option("--workers", type=int, default=None, help="Extraction processes; 0 = one per core [features.workers].")
+@click.option("--seconds", type=float, default=None,
+              help="Clip length: longer clips are cut, shorter ones padded or refused [data.seconds].")
 @config_options
-def features(dataset: Path, cache, workers, config_path, sets) -> None:
+def features(dataset: Path, cache, workers, seconds, config_path, sets) -> None:
     """Extract log-mel features of every train/evaluate clip of DATASET (DCASE layout) and cache
-    them; prints the cache directory. A second run with the same data and settings is a cache hit."""
-    cfg = load(config_path, sets, **{"features.workers": workers})
+    them; prints the cache directory. A second run with the same data and settings is a cache hit.
+
+    Every clip covers data.seconds of audio: longer clips are cut, shorter ones zero-padded (or
+    refused with features.short_clips=error); how many were is printed."""
+    cfg = load(config_path, sets, **{"features.workers": workers, "data.seconds": seconds})
     from acdeploy.train.features import extract_features
 
     from acdeploy.featstore import open_features

@@ -199,7 +199,7 @@ def test_short_clip_refused_when_the_config_says_error(layout, capsys):
 
 
 def test_longer_clips_are_cut_to_the_configured_length(layout, capsys):
-    assert main(FEATURES + [str(layout)] + sets({**FEAT_16K, "data.seconds": 0.25})) == 0
+    assert main(FEATURES + [str(layout), "--seconds", "0.25"] + sets(FEAT_16K)) == 0
     cap = capsys.readouterr()
     assert np.load(Path(cap.out.strip()) / "features.npy").shape[2] == 1 + 4000 // 320
     assert "clip(s) longer than 0.25 s (data.seconds) were cut" in cap.err
