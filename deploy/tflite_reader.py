@@ -31,6 +31,7 @@ _ACTIVATIONS = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if 
 _PADDINGS = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
 # Option fields whose integer value is an enum we print by name.
 _ENUM_FIELDS = {"padding": _PADDINGS, "fused_activation_function": _ACTIVATIONS}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # kept out of one-line messages
 # Generated accessor methods that are not option fields.
 _NOT_FIELDS = re.compile(r"(AsNumpy|IsNone|Length|BufferHasIdentifier)$|^(GetRootAs\w*|Init)$")
 
@@ -80,15 +81,18 @@ def _read(buf: bytes, where: str) -> Graph:
         inputs, outputs = _ints(op.InputsAsNumpy()), _ints(op.OutputsAsNumpy())
         # -1 marks an absent optional input; any other negative index (or -1 as an output) is
         # corrupt, and Python would otherwise read it from the end of the tensor list.
-        for kind, idx, lowest in (("input", inputs, -1), ("output", outputs, 0)):
-            for k, t in enumerate(idx):
-                if not lowest <= t < len(tensors):
-                    raise ModelError(f"{where}: operator #{i} ({opcodes[code]}) {kind} #{k} refers to tensor {t}, "
-                                     f"the model has {len(tensors)} tensors")
+        for k, t in enumerate(outputs):
+            if not 0 <= t < len(tensors):
+                raise ModelError(f"{where}: operator #{i} ({opcodes[code]}) output #{k} refers to tensor {t}, "
+                                 f"the model has {len(tensors)} tensors")
+        name = tensors[outputs[0]].name if outputs else f"op{i}"
+        for k, t in enumerate(inputs):
+            if not -1 <= t < len(tensors):
+                raise ModelError(f"{where}: layer '{_CONTROL.sub(' ', name)[:60]}' ({opcodes[code]} #{i}): input #{k} "
+                                 f"refers to tensor {t}, the model has {len(tensors)} tensors")
         operators.append(Operator(
             index=i, opcode=opcodes[code], inputs=inputs, outputs=outputs,
-            options=_options(op), version=versions[code],
-            name=tensors[outputs[0]].name if outputs else f"op{i}",
+            options=_options(op), version=versions[code], name=name,
         ))
     description = model.Description()
     return Graph(

@@ -453,18 +453,18 @@ def _pad(v: _Validator, op: Operator) -> None:
 
 
 def _concat(v: _Validator, op: Operator) -> None:
-    y = v.out(op)
-    rank = len(y.shape)
-    axis = op.options.get("axis", 0)
-    if not isinstance(axis, int) or not -rank <= axis < rank:
-        raise v.fail(op, f"option axis = {axis!r} is out of range for the rank-{rank} output")
-    ax = axis % rank
     ins = [v.g.tensors[i] for i in op.inputs]
-    for t in ins:
-        if len(t.shape) != rank or any(t.shape[d] != y.shape[d] for d in range(rank) if d != ax):
-            raise v.fail(op, f"input '{_name(t.name)}' {_shape(t.shape)} does not fit the output "
-                         f"{_shape(y.shape)} outside axis {ax}")
-    shape = list(y.shape)
+    first = ins[0]
+    rank = len(first.shape)
+    axis = op.options.get("axis", 0)
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
+        raise v.fail(op, f"option axis = {axis!r} is out of range for the rank-{rank} inputs")
+    ax = axis % rank
+    for t in ins[1:]:
+        if len(t.shape) != rank or any(t.shape[d] != first.shape[d] for d in range(rank) if d != ax):
+            raise v.fail(op, f"input '{_name(t.name)}' {_shape(t.shape)} does not match input "
+                         f"'{_name(first.name)}' {_shape(first.shape)} outside axis {ax}")
+    shape = list(first.shape)
     shape[ax] = sum(int(t.shape[ax]) for t in ins)
     v.expect(op, shape)
 
