@@ -31,9 +31,9 @@ _ALIGN_MACRO = """\
 def c_name(model_path: str | Path) -> str:
     """TFLM's array name: g_<file name before the first dot>_model_data, made a C identifier."""
     stem = Path(model_path).name.split(".")[0]
-    ident = re.sub(r"[^0-9A-Za-z_]", "_", stem) or "model"  # ASCII: \\W would keep letters like é
-    if ident[0].isdigit():
-        ident = "_" + ident
+    # ASCII only (\W would keep letters like é); after "g_" a leading digit is fine, and an
+    # extra "_" would make "g__", which C++ reserves.
+    ident = re.sub(r"[^0-9A-Za-z_]", "_", stem) or "model"
     return f"g_{ident}_model_data"
 
 

@@ -241,7 +241,7 @@ def test_standardize_must_be_a_finite_number(tmp_path):
 
 def test_array_name_is_ascii(tmp_path):
     assert c_array.c_name("caf\u00e9-model.v2.tflite") == "g_caf__model_model_data"
-    assert c_array.c_name("1st.tflite") == "g__1st_model_data"
+    assert c_array.c_name("1st.tflite") == "g_1st_model_data"  # no "__": reserved in C++
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
