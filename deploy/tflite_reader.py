@@ -59,7 +59,8 @@ def read_tflite(source: str | os.PathLike | bytes | bytearray | memoryview, name
     except ModelError:
         raise
     except Exception as e:  # noqa: BLE001 - flatbuffers reports truncation as struct/index errors
-        raise ModelError(f"{where}: malformed or truncated TFLite flatbuffer ({type(e).__name__}: {e})") from None
+        detail = _CONTROL.sub(" ", str(e))[:160]  # bounded: never the buffer it choked on
+        raise ModelError(f"{where}: malformed or truncated TFLite flatbuffer ({type(e).__name__}: {detail})") from None
 
 
 def _read(buf: bytes, where: str) -> Graph:
