@@ -67,6 +67,7 @@ def test_run_dir_of_another_config_needs_force(dataset, tmp_path, capfd):
     assert _state(run)["identity"]["name"] == "other"
 
 
+@pytest.mark.slow
 def test_stage_failing_midway_keeps_earlier_stages_and_resumes(dataset, tmp_path, capfd):
     data = tmp_path / "ds"
     shutil.copytree(dataset, data)

@@ -20,6 +20,8 @@ from pipeline_run import REPO, TINY, TRAINED, check, mtimes, pipeline, tiny_run
 from acdeploy.native_log import NATIVE_LOG_LINE
 from acdeploy.pipeline import STAGE_NAMES
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 CFG = yaml.safe_load(TINY.read_text())
 
 

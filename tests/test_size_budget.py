@@ -11,6 +11,8 @@ from pipeline_run import tiny_run
 
 from acdeploy.cli import main
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):

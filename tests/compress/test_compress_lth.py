@@ -17,6 +17,8 @@ from acdeploy.compress.masks import Mask
 from acdeploy.cli import main
 from acdeploy.schema import load_config
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 CLASSES = list("wxyz")
 
 

@@ -12,6 +12,8 @@ from test_compress_tfmot import _fit, tiny_data, tiny_model
 
 from acdeploy.errors import DataError
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 
 @pytest.fixture(scope="module")
 def pruned_and_dense():

@@ -9,6 +9,8 @@ import pytest
 import tf_keras as keras
 from acdeploy.compress.masks import prune
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 
 def tiny_model(seed=0, n_classes=4):
     keras.utils.set_random_seed(seed)

@@ -12,6 +12,8 @@ from acdeploy.deploy import evaluate as ev
 
 from acdeploy.cli import main
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 
 def _data(n, seed):
     rng = np.random.default_rng(seed)

@@ -36,6 +36,7 @@ def test_host_build_matches_numpy(project, host_run):
     assert host_run.result["instructions"] == 0  # no counter on the host
 
 
+@pytest.mark.slow
 @pytest.mark.toolchain
 @pytest.mark.parametrize("target", QEMU_TARGETS)
 def test_qemu_run_matches_host(project, host_run, target):
@@ -50,6 +51,7 @@ def test_qemu_run_matches_host(project, host_run, target):
     assert run.result["stack_used"] < run.result["stack_size"]
 
 
+@pytest.mark.slow
 @pytest.mark.toolchain
 def test_instruction_count_is_deterministic(project):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")
@@ -61,6 +63,7 @@ def test_instruction_count_is_deterministic(project):
     assert len({v["instructions"] for v in a.vectors}) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.toolchain
 def test_mismatch_fails_with_exit_status_1(tmp_path):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")
@@ -72,6 +75,7 @@ def test_mismatch_fails_with_exit_status_1(tmp_path):
     assert run.vectors[0]["max_abs_diff"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.toolchain
 def test_qemu_timeout_is_a_toolchain_error(tmp_path):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")
@@ -116,6 +120,7 @@ def test_targets_mk_covers_the_target_table():
         assert f"{name}_DSP := {int(t.dsp)}" in mk
 
 
+@pytest.mark.slow
 @pytest.mark.toolchain
 def test_layer_profile_adds_up(project):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm")

@@ -19,7 +19,7 @@ from deploy_models import model_zoo
 
 from acdeploy.cli import main
 
-pytestmark = pytest.mark.toolchain
+pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 RUN_TARGETS = ("cortex-m4", "cortex-m55")
 
 

@@ -19,7 +19,7 @@ from acdeploy.deploy.tflite_reader import read_tflite
 from conftest import require_tools
 from kernel_cases import cases
 
-pytestmark = pytest.mark.toolchain
+pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 
 
 def _kind(model: bytes) -> str | None:

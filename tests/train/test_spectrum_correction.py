@@ -182,6 +182,7 @@ def test_synthetic_profiles_follow_the_simulated_device_chains(synth):
     assert np.corrcoef(prof["b"], prof["c"])[0, 1] < 0.9  # devices are told apart, not one average
 
 
+@pytest.mark.slow
 def test_training_run_with_spectrum_correction_saves_its_profiles(synth, tmp_path):
     from acdeploy.train import modeldir as md
     from acdeploy.train.batches import validation_split

@@ -14,6 +14,8 @@ from acdeploy.cli import main
 from acdeploy.errors import ModelError
 from acdeploy.metrics import dcase_metrics
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 # Small features so a tiny model trains in seconds: 16 kHz, 20 ms hop, 20 mel bands.
 FEATURES = ["features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",
             "features.hop_length=320", "features.n_mels=20", "features.workers=1",

@@ -10,6 +10,8 @@ from acdeploy.train.models import build_model
 
 import acdeploy  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 S = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, -0.3], [-1.5, 3.0, 0.0]])
 T_LOGITS = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0], [0.3, 0.3, 2.0]])
 Y = np.array([[1.0, 0.0, 0.0], [0.3, 0.7, 0.0], [0.0, 0.0, 1.0]])  # a mixup row in the middle

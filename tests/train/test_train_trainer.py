@@ -15,6 +15,8 @@ from acdeploy.train.trainer import ValidationSet, fit, learning_rate
 import acdeploy  # noqa: F401
 from acdeploy.errors import ModelError
 
+pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
+
 N, C, SHAPE = 96, 3, (20, 8)
 
 
