@@ -15,6 +15,7 @@ import click
 
 from acdeploy import __version__
 from acdeploy.errors import AcDeployError
+from acdeploy.textsafe import terminal_text
 
 # Each module exposes COMMANDS: a list of click commands or groups.
 STAGE_CLI_MODULES = (
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except AcDeployError as e:
         if STATE.debug:
             raise
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {terminal_text(e)}", err=True)
         return e.exit_code
     except KeyboardInterrupt:
         click.echo("interrupted; rerun the same command to resume", err=True)
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if STATE.debug:
             raise
-        click.echo(f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback)", err=True)
+        click.echo(f"internal error: {type(e).__name__}: {terminal_text(e)[:300]} (rerun with --debug for the traceback)",
+                   err=True)
         return 1
 
 

@@ -11,7 +11,7 @@ import click
 
 from acdeploy.errors import ModelError
 from acdeploy.fileio import write_text
-from acdeploy.textsafe import md_cell, md_link_target
+from acdeploy.textsafe import md_cell, md_link_target, terminal_text
 
 # TFLM and the generated C must agree exactly. LiteRT's reference kernels (litert-ref) requantize
 # FULLY_CONNECTED in double, which shifts int8 logits by a step or so and can flip the argmax of a
@@ -153,6 +153,7 @@ def _deploy_rows(d: dict) -> list[list[str]]:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
+    rows = [[terminal_text(x) for x in r] for r in rows]  # device names come from the dataset
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     line = lambda r: "  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True))  # noqa: E731
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])

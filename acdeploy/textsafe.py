@@ -8,7 +8,8 @@ its context whatever its input, so a generator never has to think about escaping
 - `c_string_literal`: a complete double-quoted C/C++ string literal,
 - `c_ident`: a C identifier (ASCII letters, digits, `_`; never a keyword),
 - `md_cell`: inline Markdown text (table cells, headings, list items),
-- `md_link_target`: the target of a Markdown link or image.
+- `md_link_target`: the target of a Markdown link or image,
+- `terminal_text`: a line for the user's terminal (error messages, tables).
 
 HTML is `html.escape` (standard library). No TensorFlow, no numpy.
 """
@@ -99,3 +100,13 @@ def md_link_target(path: object) -> str:
     """A relative path as the target of a Markdown link or image (percent-encoded: no space,
     parenthesis, bracket or quote can end it)."""
     return quote(str(path), safe="/-_.~")
+
+
+# C0 and C1 controls, DEL, and the Unicode bidirectional overrides that reorder what a terminal
+# shows (a name could otherwise move the cursor, recolour or rewrite earlier output).
+_TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_text(text: object) -> str:
+    """`text` with every control character (escape sequences, CR, newlines) and bidi override as `?`."""
+    return _TERMINAL_UNSAFE.sub("?", str(text))

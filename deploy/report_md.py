@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from acdeploy import fileio
-from acdeploy.textsafe import md_cell
+from acdeploy.textsafe import md_cell, terminal_text
 
 LAYER_COLUMNS = (  # (header, key)
     ("#", "index"), ("layer", "name"), ("op", "op"), ("output", "output_shape"), ("params", "params"),
@@ -45,7 +45,8 @@ def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _layer_cells(report: dict) -> list[list[str]]:
-    return [[_short(r[k]) if k == "name" else _cell(r[k]) for _, k in LAYER_COLUMNS] for r in report["layers"]]
+    return [[terminal_text(_short(r[k])) if k == "name" else _cell(r[k]) for _, k in LAYER_COLUMNS]
+            for r in report["layers"]]
 
 
 def _budget_lines(report: dict) -> list[str]:
@@ -59,7 +60,7 @@ def _budget_lines(report: dict) -> list[str]:
 
 def terminal(report: dict) -> str:
     t = report["totals"]
-    out = [f"model: {report['model']['path']} ({t['model_bytes']:,} bytes, {t['layers']} layers)"]
+    out = [f"model: {terminal_text(report['model']['path'])} ({t['model_bytes']:,} bytes, {t['layers']} layers)"]
     out += _grid([h for h, _ in LAYER_COLUMNS], _layer_cells(report))
     out.append("")
     width = max(len(label) for label, _ in TOTAL_ROWS)

@@ -18,6 +18,7 @@ from acdeploy.textsafe import (
     c_string_literal,
     md_cell,
     md_link_target,
+    terminal_text,
 )
 
 HOSTILE = [
@@ -140,3 +141,12 @@ def test_md_cell():
 def test_md_link_target():
     assert md_link_target("teacher_0/curves.png") == "teacher_0/curves.png"
     assert md_link_target("a b/(x)[y]\"<z>.png") == "a%20b/%28x%29%5By%5D%22%3Cz%3E.png"
+
+
+def test_terminal_text_has_no_control_characters():
+    hostile = "conv\x1b[2J\x1b]0;owned\x07\r\nlayer\u202eevil\x9b31m"
+    out = terminal_text(hostile)
+    assert out == "conv?[2J?]0;owned???layer?evil?31m"
+    assert not re.search("[\x00-\x1f\x7f-\x9f\u202a-\u202e]", out)
+    assert terminal_text("dcase2022 – ok, ü") == "dcase2022 – ok, ü"  # printable Unicode stays
+

@@ -21,6 +21,7 @@ from acdeploy.deploy import c_array, codegen
 from acdeploy.deploy.memory_plan import plan_memory
 from acdeploy.deploy.tflite_reader import read_tflite
 from conftest import require_tools
+from kernel_cases import ModelBuilder, _opts
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.cli import main
@@ -306,3 +307,23 @@ def test_tex_in_a_file_name_is_not_parsed_by_the_chart(tmp_path):
     model.write_bytes(GOLDEN_MODEL.read_bytes())
     assert main(["report", str(model), "--out", str(tmp_path / "rep")]) == 0
     assert (tmp_path / "rep" / "report_layers.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_and_cli_errors_show_no_escape_sequences(tmp_path, capsys):
+    """A layer name with terminal escapes in `acdeploy report`'s table, and a file name with
+    them in a one-line error."""
+    m = ModelBuilder()
+    x = m.tensor((1, 4), scale=0.1, zp=0, name="input\x1b[31m")
+    y = m.tensor((1, 4), scale=1.0 / 256, zp=-128, name="out\x1b]0;title\x07")
+    m.op("SOFTMAX", [x], [y], _opts("SoftmaxOptionsT", beta=1.0))
+    path = tmp_path / "m.tflite"
+    path.write_bytes(m.build([x], [y]))
+    assert main(["report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "out?]0" in out and "\x1b" not in out
+    bad = tmp_path / "evil\x1b[2J.tflite"
+    bad.write_bytes(b"junk")
+    assert main(["report", str(bad)]) == 1
+    cap = capsys.readouterr()
+    assert "\x1b" not in cap.out + cap.err and "\x07" not in cap.out + cap.err
+    assert "evil?[2J.tflite" in cap.err
