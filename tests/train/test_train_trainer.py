@@ -63,6 +63,19 @@ def test_rerun_with_more_epochs_continues_without_redoing_finished_ones(data, tm
         fit(other, batches, val, _cfg(3), work)
 
 
+def test_same_seed_same_machine_same_bytes(data, tmp_path):
+    """The README's determinism promise on one machine and thread count: two fresh runs give
+    bit-identical weights and history (wall times aside)."""
+    batches, val = data
+    runs = []
+    for k in range(2):
+        student = _student()
+        res = fit(student, batches, val, _cfg(2), tmp_path / f"run{k}")
+        runs.append(([w.tobytes() for w in student.get_weights()],
+                     [{c: v for c, v in r.items() if c != "seconds"} for r in res.history]))
+    assert runs[0] == runs[1]
+
+
 class _Interrupt(keras.callbacks.Callback):
     """Ctrl-C in the middle of the second epoch."""
 
