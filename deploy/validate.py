@@ -203,6 +203,19 @@ class _Validator:
                 if i in self.g.inputs:
                     raise self.fail(op, f"output {self.tname(i)} is a graph input")
                 produced[i] = op
+        # Dataflow: the memory plan and the generated C give an activation bytes only from its
+        # writer on, so reading one that nothing wrote before would read another tensor's bytes.
+        written = set(self.g.inputs)
+        for op in self.g.operators:
+            for k, i in enumerate(op.inputs):
+                if i >= 0 and not self.g.tensors[i].is_constant and i not in written:
+                    why = f"written later by layer #{produced[i].index}" if i in produced else "never written"
+                    raise self.fail(op, f"input #{k} {self.tname(i)} is neither a graph input nor a constant "
+                                    f"and is {why}")
+            written.update(op.outputs)
+        for k, i in enumerate(self.g.outputs):
+            if i not in written and not self.g.tensors[i].is_constant:
+                raise self.fail(None, f"graph output #{k} {self.tname(i)} is not written by any layer")
 
     def _users(self) -> dict[int, Operator]:
         first: dict[int, Operator] = {}
@@ -230,6 +243,9 @@ class _Validator:
                 raise self.fail(op, f"{self.tname(i)} has shape {_shape(t.shape)} = {n:,} elements, above the limit of "
                                 f"{self.limits.max_tensor_elements:,} ({ENV_MAX_TENSOR_ELEMENTS})")
             if not t.is_constant:
+                if not _known_dtype(t.dtype):
+                    raise self.fail(op, f"{self.tname(i)} has tensor type {_name(t.dtype, 20)}, which acdeploy "
+                                    "cannot size or plan")
                 arena += n * _itemsize(t.dtype)
         if arena > self.limits.max_arena_bytes:
             raise self.fail(None, f"the activations need {arena:,} bytes, above the limit of "
@@ -299,6 +315,14 @@ class _Validator:
         if not -31 <= shift <= 30:
             raise self.fail(op, f"{what} {real:.3g} is outside what TFLite's QuantizeMultiplier represents "
                             f"(2^{shift}; shift must lie in [-31, 30])")
+
+
+def _known_dtype(dtype: str) -> bool:
+    try:
+        np.dtype(dtype)
+    except TypeError:
+        return False
+    return True
 
 
 def _itemsize(dtype: str) -> int:
