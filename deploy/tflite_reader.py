@@ -146,10 +146,12 @@ def _options(op) -> dict:
 
 
 def _quant(q, tensor_name: str, where: str) -> Quant | None:
-    if q is None or q.ScaleLength() == 0:
+    # TFLM takes a tensor as quantized only when it has both scales and zero points (otherwise
+    # its scale is 0, and int8 kernels abort or compute something else): read it the same way.
+    if q is None or q.ScaleLength() == 0 or q.ZeroPointLength() == 0:
         return None
     scale = np.asarray(q.ScaleAsNumpy(), dtype=np.float32)
-    zp = np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64) if q.ZeroPointLength() else np.zeros_like(scale, np.int64)
+    zp = np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64)
     if zp.size == 1 and scale.size > 1:
         zp = np.full(scale.shape, zp[0], np.int64)
     if zp.size != scale.size:
