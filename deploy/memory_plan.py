@@ -67,7 +67,9 @@ def live_ranges(graph: Graph) -> dict[int, tuple[int, int]]:
     AllocationInfoBuilder computes them: graph inputs from op 0, graph outputs to the last op."""
     last_op = max(len(graph.operators) - 1, 0)
     first: dict[int, int] = {i: 0 for i in graph.inputs}
-    last: dict[int, int] = {i: last_op for i in graph.outputs}
+    # A graph input no layer reads lives at op 0 only (TFLM's UpdateLastUsed on subgraph inputs).
+    last: dict[int, int] = {i: 0 for i in graph.inputs}
+    last.update({i: last_op for i in graph.outputs})
     for k, op in enumerate(graph.operators):
         for i in op.inputs:
             if i >= 0 and not graph.tensor(i).is_constant:
