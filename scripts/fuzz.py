@@ -46,7 +46,8 @@ def _worker(args) -> int:
     import mutators
 
     seeds = engine.load_seeds()
-    fuzzer = engine.Fuzzer(out / "work", regressions=Path(args.regressions), seed=args.seed)
+    fuzzer = engine.Fuzzer(out / "work", regressions=Path(args.regressions), seed=args.seed,
+                           c_sample=args.c_sample)
     last = [time.monotonic()]
     deadline = time.monotonic() + args.minutes * 60
 
@@ -120,7 +121,7 @@ def _main(args) -> int:
         log = open(jdir / "libfuzzer.log", "w")  # noqa: SIM115 - closed below
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--engine", engine_name,
                "--minutes", str(args.minutes), "--out", str(jdir), "--seed", str(args.seed + j),
-               "--regressions", str(args.regressions)]
+               "--regressions", str(args.regressions), "--c-sample", str(args.c_sample)]
         jobs.append((jdir, log, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)))
     started = time.monotonic()
     print(f"fuzzing for {args.minutes:g} min with {args.jobs} job(s), engine {engine_name}; stats in {out}/job-*/stats.json")
@@ -192,6 +193,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--engine", choices=("auto", "atheris", "plain"), default="auto")
     ap.add_argument("--regressions", default=str(FUZZ / "regressions"))
+    ap.add_argument("--c-sample", type=float, default=0.25,
+                    help="chance that a passing model whose ops and shapes were seen before is compiled")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     return _worker(args) if args.worker else _main(args)

@@ -67,11 +67,12 @@ def _file_name(f: harness.FuzzFailure, data: bytes) -> str:
 
 class Fuzzer:
     def __init__(self, workdir: Path, regressions: Path | None = None, batch: int = 12,
-                 c_sample: float = 0.05, seed: int = 0) -> None:
+                 c_sample: float = 0.05, seed: int = 0, max_c_builds: int | None = None) -> None:
         self.workdir = Path(workdir)
         self.regressions = regressions
         self.batch = batch
         self.c_sample = c_sample
+        self.max_c_builds = max_c_builds
         self.rng = random.Random(seed)
         self.stats = Stats()
         self.pending: list[bytes] = []
@@ -103,7 +104,8 @@ class Fuzzer:
             self.stats.refused += 1
             return out
         self.stats.passed += 1
-        if out.macs <= harness.C_MAX_MACS:
+        room = self.max_c_builds is None or self.stats.c_builds < self.max_c_builds
+        if room and out.macs <= harness.C_MAX_MACS:
             key = out.structure
             if key not in self.structures or self.rng.random() < self.c_sample:
                 self.structures.add(key)

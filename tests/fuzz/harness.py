@@ -17,6 +17,7 @@ check_one(data, workdir) does both parts for one input; FuzzFailure is raised on
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -53,6 +54,9 @@ C_MAX_MACS = 20_000_000
 C_VECTORS = 3
 C_TIMEOUT = 240.0  # a batch: TFLM + gcc + the sanitized run
 BUDGETS = ("dcase2021", "dcase2022", "dcase2025")
+# Self-test of the C part: "expected" flips a bit of TFLM's outputs, "arena" halves the generated
+# arena; the harness must then report a mismatch / a sanitizer failure.
+CORRUPT_ENV = "ACDEPLOY_FUZZ_CORRUPT"
 
 
 class FuzzFailure(Exception):
@@ -180,9 +184,18 @@ def c_batch_main(batch_dir: Path) -> int:
             result["failure"] = {"kind": "internal-error", "stage": stage, "file": path.name,
                                  "detail": traceback.format_exc(limit=-6)}
             break
+    corrupt = os.environ.get(CORRUPT_ENV, "")
+    for n in nets:
+        if corrupt == "expected":
+            n.expected = n.expected ^ np.int8(1)
+        elif corrupt == "arena":
+            n.code = dataclasses.replace(n.code, header=re.sub(
+                r"(#define \w+_ARENA_SIZE )(\d+)", lambda m: f"{m.group(1)}{max(1, int(m.group(2)) // 2)}", n.code.header))
     if result["failure"] is None and nets:
         try:
-            ints, floats = build_and_run(nets, batch_dir / "build")
+            # A corrupted arena must reach the sanitizer, not gcc's static bounds warnings.
+            quiet = ("-Wno-array-bounds", "-Wno-stringop-overflow") if corrupt == "arena" else ()
+            ints, floats = build_and_run(nets, batch_dir / "build", extra_flags=quiet)
             bad = mismatches(nets, ints)
             for n in nets:
                 if n.float_expected is not None:

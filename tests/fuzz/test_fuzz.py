@@ -1,0 +1,82 @@
+"""The fuzzer as a test: every input it ever crashed on stays clean, and a bounded, seeded run of
+the mutation loop over the whole chain (reader, validation, report, C array, C generator, and
+sanitized host builds of the generated networks checked against TFLite Micro) finds nothing.
+
+The long coverage-guided run is scripts/fuzz.py (figures in docs/BENCHMARKS.md, "Fuzzing").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import engine
+import harness
+import pytest
+from acdeploy.deploy.validate import load_graph
+
+from acdeploy.errors import ModelError
+
+REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.tflite"))
+CLEAN = ("refused", "passed", "ok")
+
+
+@pytest.mark.parametrize("path", REGRESSIONS, ids=[p.stem for p in REGRESSIONS])
+def test_regression_inputs_are_handled_cleanly(path, tmp_path):
+    assert harness.check_one(path.read_bytes(), tmp_path) in CLEAN
+
+
+# The bugs the fuzzer found, each refused with one line naming the tensor or layer at fault.
+FOUND = {
+    "internal-error-report-e84894961905": "graph output #0 tensor 11 'float_probs' is not written by any layer",
+    "mismatch-c-run-46370a735277": "input #0 tensor 12 'model/add/add' is neither a graph input nor a constant "
+                                   "and is never written",
+    "internal-error-report-93eaae32616c": "has tensor type type_64",
+    "crash-c-part-633b44764991": "int8 tensor 3 'dw_out",
+}
+
+
+@pytest.mark.parametrize("stem", sorted(FOUND))
+def test_found_bugs_are_refused_with_one_line(stem):
+    data = (Path(__file__).parent / "regressions" / f"{stem}.tflite").read_bytes()
+    with pytest.raises(ModelError) as e:
+        load_graph(data, name="m.tflite")
+    msg = str(e.value)
+    assert msg.startswith("m.tflite: ") and "\n" not in msg
+    assert FOUND[stem] in msg
+
+
+def test_seeds_pass_the_python_part():
+    seeds = engine.load_seeds()
+    assert len(seeds) >= 10
+    outs = [harness.check_python(s) for s in seeds]
+    assert sum(o.status == "passed" for o in outs) >= 8, [o.message for o in outs if o.status != "passed"]
+
+
+@pytest.mark.parametrize("corrupt,kind", [("expected", "mismatch"), ("arena", "c-failure")])
+def test_the_c_part_sees_a_wrong_answer_and_an_overflow(tmp_path, monkeypatch, corrupt, kind):
+    """A fuzz run that cannot see a failure proves nothing: the child flips a bit of TFLM's outputs,
+    or halves the generated arena (ASan: global-buffer-overflow), and run_c must raise with the
+    input attached."""
+    seeds = engine.load_seeds()[:2]
+    monkeypatch.setenv(harness.CORRUPT_ENV, corrupt)
+    with pytest.raises(harness.FuzzFailure) as e:
+        harness.run_c(seeds, tmp_path)
+    assert e.value.kind == kind, str(e.value)
+    assert e.value.data == seeds[0]  # the batch of two was split to name one input
+    if corrupt == "arena":
+        assert "AddressSanitizer" in e.value.detail, e.value.detail[:500]
+
+
+@pytest.mark.slow
+def test_bounded_fuzz_run_finds_nothing(tmp_path):
+    fuzzer = engine.Fuzzer(tmp_path, regressions=tmp_path / "crashes", batch=8, c_sample=0.2, seed=7,
+                           max_c_builds=6)
+    stats = engine.run_plain(fuzzer, executions=EXECUTIONS, seed=7)
+    summary = stats.to_dict()
+    assert not summary["crashes"], "\n\n".join(f"{c['path']}:\n{c['message'][-1500:]}" for c in summary["crashes"])
+    assert stats.executions == EXECUTIONS
+    assert stats.refused > 0 and stats.passed > 0
+    assert stats.c_builds >= 3 and stats.c_models >= 20, summary
+
+
+EXECUTIONS = 15_000
