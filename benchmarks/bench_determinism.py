@@ -1,6 +1,7 @@
 """What determinism acdeploy's training gives, and what TensorFlow's switches cost.
 
     .venv/bin/python benchmarks/bench_determinism.py [--out runs/bench_determinism] [--repeats 2]
+        [--set data.clips_per_class=48 ...]
 
 Trains the tiny config's teacher (configs/tiny.yaml, 8 epochs) from scratch several times, each
 run in a fresh process, under each setting:
@@ -48,12 +49,12 @@ def _acdeploy(args: list[str], env: dict) -> None:
         raise SystemExit(f"acdeploy {' '.join(args)} failed:\n{r.stderr[-3000:]}")
 
 
-def _train(data: Path, out: Path, sets: dict, env_extra: dict, threads: int) -> dict:
+def _train(data: Path, out: Path, sets: dict, env_extra: dict, threads: int, extra: list[str]) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads),
                TF_NUM_INTEROP_THREADS="1", **env_extra)
     args = ["train", "teacher", "--config", str(TINY), "--data", str(data), "--out", str(out)]
-    for k, v in sets.items():
-        args += ["--set", f"{k}={v}"]
+    for kv in [f"{k}={v}" for k, v in sets.items()] + extra:
+        args += ["--set", kv]
     _acdeploy(args, env)
     digest = subprocess.run([sys.executable, "-c", _DIGEST, str(out)], capture_output=True, text=True, env=env,
                             check=True).stdout.strip()
@@ -68,22 +69,26 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "bench_determinism")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override for the data and every training run (repeatable)")
     a = ap.parse_args()
     data = a.out / "data"
     if not (data / "meta.csv").exists():
-        _acdeploy(["data", "synth", str(data), "--config", str(TINY)], dict(os.environ))
+        _acdeploy(["data", "synth", str(data), "--config", str(TINY), *[x for kv in a.sets for x in ("--set", kv)]],
+                  dict(os.environ))
     results: dict[str, dict[int, list[dict]]] = {}
     # Interleaved (repeat outermost) so a busy machine slows every setting alike.
     for r in range(a.repeats):
         for name, (sets, env_extra) in SETTINGS.items():
             for threads in (1, 2):
                 run = a.out / f"{name}-t{threads}-r{r}"
-                res = _train(data, run, sets, env_extra, threads)
+                res = _train(data, run, sets, env_extra, threads, a.sets)
                 results.setdefault(name, {}).setdefault(threads, []).append(res)
                 print(f"{run.name}: {res['digest'][:12]} {res['epoch_seconds']:.2f} s/epoch acc {res['accuracy']:.3f}",
                       file=sys.stderr)
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-             f"{a.repeats} runs per setting and thread count, configs/tiny.yaml teacher, 8 epochs.", "",
+             f"{a.repeats} runs per setting and thread count, configs/tiny.yaml teacher"
+             + (f" with {' '.join(a.sets)}" if a.sets else "") + ".", "",
              "| setting | same bytes, 1 thread | same bytes, 2 threads | 1 vs 2 threads | s/epoch, 1 thread | s/epoch, 2 threads |",
              "| --- | --- | --- | --- | --- | --- |"]
     for name, by_t in results.items():
