@@ -14,7 +14,7 @@ run: setup
 	$(BIN)/acdeploy pipeline --config configs/quickstart.yaml --out $(RUN)
 
 lint: setup
-	$(BIN)/ruff check acdeploy train compress deploy tests benchmarks scripts
+	$(BIN)/ruff check acdeploy data train compress deploy tests benchmarks scripts
 
 test: lint
 	$(BIN)/python -m pytest -q -ra tests

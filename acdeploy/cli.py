@@ -19,7 +19,7 @@ from acdeploy.textsafe import terminal_text
 
 # Each module exposes COMMANDS: a list of click commands or groups.
 STAGE_CLI_MODULES = (
-    "acdeploy.train.cli",
+    "acdeploy.data.cli",
     "acdeploy.train.train_cli",
     "acdeploy.compress.cli",
     "acdeploy.deploy.cli",

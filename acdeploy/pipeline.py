@@ -81,7 +81,7 @@ def _dataset(r: Run) -> Path:
 
 def _run_data(r: Run) -> None:
     if r.cfg.data.path:
-        from acdeploy.train.dataset import read_dataset
+        from acdeploy.data.dataset import read_dataset
 
         read_dataset(Path(r.cfg.data.path))  # validates the DCASE layout; errors name the file
         return

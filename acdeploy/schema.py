@@ -8,16 +8,9 @@ from typing import Any
 
 from acdeploy.compress.config import LthConfig, QuantizeConfig
 from acdeploy.config import apply_overrides, field, from_dict, read_yaml
+from acdeploy.data.config import AugmentConfig, DataConfig, FeatureConfig
 from acdeploy.pipeline_config import PipelineConfig
-from acdeploy.train.config import (
-    AugmentConfig,
-    DataConfig,
-    DistillConfig,
-    FeatureConfig,
-    ModelConfig,
-    TeacherModelConfig,
-    TrainConfig,
-)
+from acdeploy.train.config import DistillConfig, ModelConfig, TeacherModelConfig, TrainConfig
 
 
 @dataclass

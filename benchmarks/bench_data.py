@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from acdeploy.train.config import FeatureConfig
-from acdeploy.train.features import extract_features
-from acdeploy.train.synth import SynthSpec, synthesize
-
-from acdeploy.featstore import open_features
+from acdeploy.data.config import FeatureConfig
+from acdeploy.data.featstore import open_features
+from acdeploy.data.features import extract_features
+from acdeploy.data.synth import SynthSpec, synthesize
 
 
 def cpu_seconds() -> float:

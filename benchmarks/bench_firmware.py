@@ -31,8 +31,9 @@ def student_model(path: Path) -> Path:
         return path
     import tf_keras as keras
     from acdeploy.compress.quantize import convert_int8
-    from acdeploy.train.config import DataConfig, FeatureConfig, ModelConfig
-    from acdeploy.train.features import n_frames
+    from acdeploy.data.config import DataConfig, FeatureConfig
+    from acdeploy.data.features import n_frames
+    from acdeploy.train.config import ModelConfig
     from acdeploy.train.models import build_model, inference_model
 
     feats = FeatureConfig()

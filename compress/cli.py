@@ -88,11 +88,11 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     data_dir = str(data) if data else (cfg.data.path or _dataset_of(model_dir))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    from acdeploy.train.config import FeatureConfig
-    from acdeploy.train.features import ensure_features
+    from acdeploy.data.config import FeatureConfig
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import ensure_features
 
     from acdeploy.config import from_dict
-    from acdeploy.featstore import open_features
 
     feat = cfg.features
     if info.get("feature_config"):

@@ -105,10 +105,10 @@ class Run:
     # -- trainer plumbing (H2's trainer: data pipeline, KD, checkpoints) --
 
     def _setup_training(self):
+        from acdeploy.data.spectrum_correction import training_profiles
         from acdeploy.train import modeldir as md
         from acdeploy.train.batches import Batches, Standardizer, training_split
         from acdeploy.train.distill import Teacher
-        from acdeploy.train.spectrum_correction import training_profiles
         from acdeploy.train.trainer import ValidationSet, set_determinism
 
         cfg, fs = self.cfg, self.train_fs

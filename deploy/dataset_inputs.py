@@ -12,11 +12,11 @@ from acdeploy.errors import ConfigError, DataError
 
 def model_features(model: Path, data: Path | str | None, cfg, info: dict | None):
     """The FeatureSet of `data` computed exactly as for the model's training (extracted on a cache miss)."""
-    from acdeploy.train.config import FeatureConfig
-    from acdeploy.train.features import ensure_features
+    from acdeploy.data.config import FeatureConfig
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import ensure_features
 
     from acdeploy.config import from_dict
-    from acdeploy.featstore import open_features
 
     data_dir = str(data) if data else (cfg.data.path or (info or {}).get("dataset"))
     if not data_dir:

@@ -1,1 +1,1 @@
-"""Data and training stage: DCASE-layout datasets, log-mel features, KD training (tf_keras)."""
+"""Training stage: the model registry, knowledge distillation and the fit loop (tf_keras)."""

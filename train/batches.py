@@ -132,7 +132,7 @@ class Batches:
             xb[rows] = self.x[idx[rows]]
             yb = eye[self.labels[idx]]
             if self.augment_cfg is not None:
-                from acdeploy.train.augment import augment_batch
+                from acdeploy.data.augment import augment_batch
 
                 xb, yb = augment_batch(xb, yb, self.devices[idx], self.augment_cfg, rng, self.profiles)
             yield with_channel(self.standardizer(xb)), np.asarray(yb, dtype=np.float32)

@@ -68,10 +68,9 @@ def check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> l
 def open_data(cfg, data_dir: str | None):
     """(data_dir, train features, evaluate features), extracting the features on first use.
     Shared by training and compression, which must see the same splits."""
-    from acdeploy.train.dataset import read_dataset
-    from acdeploy.train.features import ensure_features
-
-    from acdeploy.featstore import open_features
+    from acdeploy.data.dataset import read_dataset
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import ensure_features
 
     data_dir = data_dir or cfg.data.path
     if not data_dir:
@@ -112,7 +111,7 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
     tr_idx, val_idx = training_split(train_fs, cfg.train.val_fraction, cfg.train.seed)
     profiles = None
     if cfg.augment.spectrum_correction:
-        from acdeploy.train import spectrum_correction as sc
+        from acdeploy.data import spectrum_correction as sc
 
         profiles = sc.training_profiles(train_fs, tr_idx, cfg.augment.reference_device, data_dir)
 

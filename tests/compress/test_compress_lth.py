@@ -180,7 +180,7 @@ def test_bad_quantize_inputs(tmp_path, capsys):
 def test_spectrum_correction_profiles_reach_lth_retraining(tmp_path):
     """With augment.spectrum_correction on, every level retrains on the same device profiles as
     dense training: computed from the level's own training rows (paired a/b recordings here)."""
-    from acdeploy.train.spectrum_correction import device_profiles
+    from acdeploy.data.spectrum_correction import device_profiles
 
     train, evaluate = _features(tmp_path)
     n = len(train.labels)

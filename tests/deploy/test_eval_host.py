@@ -117,7 +117,7 @@ def test_eval_path_never_imports_tensorflow(trained):
     d, *_ = trained
     code = (
         "import sys, numpy as np\n"
-        "import acdeploy.cli, acdeploy.featstore, acdeploy.train.features\n"
+        "import acdeploy.cli, acdeploy.data.featstore, acdeploy.data.features\n"
         "from acdeploy.deploy import evaluate as ev\n"
         f"m = ev.read_model({str(d / 'm.tflite')!r})\n"
         "ev.check_int8(m, 'm')\n"

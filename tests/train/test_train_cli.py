@@ -17,7 +17,7 @@ from acdeploy.metrics import dcase_metrics
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 
 # Small features so a tiny model trains in seconds: 16 kHz, 20 ms hop, 20 mel bands.
-FEATURES = ["features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",
+FEATURES = ["data.seconds=0.5", "features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",
             "features.hop_length=320", "features.n_mels=20", "features.workers=1",
             "train.batch_size=16", "train.verbose=false"]
 SETS = [a for s in FEATURES for a in ("--set", s)]
@@ -49,11 +49,11 @@ def _config(**extra):
 
 
 def _features(data):
-    from acdeploy.train.features import ensure_features
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import ensure_features
 
-    from acdeploy.featstore import open_features
-
-    return open_features(ensure_features(data, _config().features))
+    cfg = _config()
+    return open_features(ensure_features(data, cfg.features, seconds=cfg.data.seconds))
 
 
 def test_teacher_model_dir_is_complete_and_metrics_reproduce(dataset, teacher):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from acdeploy.train.synth import SynthSpec, synthesize
+from acdeploy.data.synth import SynthSpec, synthesize
 
 
 def _children(pid: int) -> set[int]:

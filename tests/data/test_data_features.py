@@ -10,14 +10,14 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from acdeploy.train import features as features_module
-from acdeploy.train.config import FeatureConfig
-from acdeploy.train.features import extract_features
-from acdeploy.train.synth import SynthSpec, synthesize
+from acdeploy.data import features as features_module
+from acdeploy.data.config import FeatureConfig
+from acdeploy.data.featstore import INDEX_COLUMNS, open_features
+from acdeploy.data.features import extract_features
+from acdeploy.data.synth import SynthSpec, synthesize
 from data_layouts import FEAT_16K, feat16k, sets
 
 from acdeploy.cli import main
-from acdeploy.featstore import INDEX_COLUMNS, open_features
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,7 @@ def _a_clip(layout: Path, device: str = "s4") -> Path:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_corrupt_wav_leaves_no_cache(layout, capsys, workers, monkeypatch):
-    from acdeploy.train import features
+    from acdeploy.data import features
 
     monkeypatch.setattr(features, "CHUNK", 2)  # several tasks: the error comes from a worker
     bad = _a_clip(layout)
@@ -211,8 +211,8 @@ def test_caches_made_before_the_clip_length_setting_keep_their_key(layout):
     import dataclasses
     import hashlib
 
-    from acdeploy.train.dataset import read_dataset
-    from acdeploy.train.features import CACHE_FORMAT, cache_key
+    from acdeploy.data.dataset import read_dataset
+    from acdeploy.data.features import CACHE_FORMAT, cache_key
     from data_layouts import feat16k
 
     index, cfg = read_dataset(layout), feat16k()

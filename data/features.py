@@ -20,7 +20,7 @@ Defaults are the DCASE 2022 baseline's: 44.1 kHz, n_fft 2048, 40 ms Hamming wind
 
 The cache lives in CACHE/<hash>/ (default CACHE = DATASET/.acdeploy/features), where the hash
 covers the dataset's identity (meta and fold files, every clip's name, size and mtime) and the
-feature settings; see acdeploy.featstore for its files. It is built in a temp directory and
+feature settings; see acdeploy.data.featstore for its files. It is built in a temp directory and
 renamed into place, so an interrupted run leaves no partial cache and a rerun starts over.
 """
 
@@ -35,15 +35,15 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-from acdeploy.train.config import DataConfig, FeatureConfig
-from acdeploy.train.dataset import DatasetIndex, clip_samples, fit_length, load_audio, read_dataset
-from acdeploy.train.parallel import ordered_map, worker_count
+from acdeploy.data.config import DataConfig, FeatureConfig
+from acdeploy.data.dataset import DatasetIndex, clip_samples, fit_length, load_audio, read_dataset
+from acdeploy.data.featstore import FEATURES, INDEX, INFO, write_index_text
+from acdeploy.data.parallel import ordered_map, worker_count
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from acdeploy.config import keyed_dict
 from acdeploy.errors import DataError
-from acdeploy.featstore import FEATURES, INDEX, INFO, write_index_text
 from acdeploy.fileio import atomic_dir
 
 CACHE_FORMAT = 1  # bump when the cache layout or the computation changes

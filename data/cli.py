@@ -34,7 +34,7 @@ def synth(out: Path, clips_per_class, seconds, sample_rate, seed, config_path, s
         "data.clips_per_class": clips_per_class, "data.seconds": seconds,
         "data.sample_rate": sample_rate, "data.seed": seed,
     }).data
-    from acdeploy.train.synth import SynthSpec, synthesize
+    from acdeploy.data.synth import SynthSpec, synthesize
 
     spec = SynthSpec(cfg.clips_per_class, cfg.seconds, cfg.sample_rate, cfg.seed, cfg.difficulty)
     path, made = synthesize(out, spec, workers=cfg.synth_workers)
@@ -58,9 +58,8 @@ def features(dataset: Path, cache, workers, seconds, config_path, sets) -> None:
     Every clip covers data.seconds of audio: longer clips are cut, shorter ones zero-padded (or
     refused with features.short_clips=error); how many were is printed."""
     cfg = load(config_path, sets, **{"features.workers": workers, "data.seconds": seconds})
-    from acdeploy.train.features import extract_features
-
-    from acdeploy.featstore import open_features
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import extract_features
 
     out, hit = extract_features(dataset, cfg.features, cache, seconds=cfg.data.seconds)
     fs = open_features(out)

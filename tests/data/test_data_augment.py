@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from acdeploy.train import augment as A
-from acdeploy.train.config import AugmentConfig
+from acdeploy.data import augment as A
+from acdeploy.data.config import AugmentConfig
 
 OFF = {f.name: False for f in dataclasses.fields(AugmentConfig) if f.type in (bool, "bool")}
 

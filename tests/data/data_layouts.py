@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from acdeploy.train.config import FeatureConfig
+from acdeploy.data.config import FeatureConfig
 
 # A 16 kHz feature config with the DCASE baseline's 40 ms / 20 ms framing: 40 x 51 per second.
 FEAT_16K = {"features.sample_rate": 16000, "features.n_fft": 1024, "features.win_length": 640,

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 import soundfile as sf
-from acdeploy.train.parallel import ordered_map, worker_count
+from acdeploy.data.parallel import ordered_map, worker_count
 from tqdm import tqdm
 
 from acdeploy.errors import DataError

@@ -10,19 +10,19 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pytest
-from acdeploy.train import augment as A
-from acdeploy.train import spectrum_correction as sc
-from acdeploy.train.config import AugmentConfig
-from acdeploy.train.synth import device_chains, device_response_db
+from acdeploy.data import augment as A
+from acdeploy.data import spectrum_correction as sc
+from acdeploy.data.config import AugmentConfig
+from acdeploy.data.featstore import FeatureSet
+from acdeploy.data.synth import device_chains, device_response_db
 from data_layouts import write_layout
 
 from acdeploy.cli import main
 from acdeploy.errors import ConfigError
-from acdeploy.featstore import FeatureSet
 
 OFF = {f.name: False for f in dataclasses.fields(AugmentConfig) if f.type in (bool, "bool")}
 # The tiny-training settings of test_train_cli.py: 16 kHz, 20 ms hop, 20 mel bands.
-FEATURES = ["features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",
+FEATURES = ["data.seconds=0.5", "features.sample_rate=16000", "features.n_fft=512", "features.win_length=400",
             "features.hop_length=320", "features.n_mels=20", "features.workers=1",
             "train.batch_size=16", "train.verbose=false"]
 SETS = [a for s in FEATURES for a in ("--set", s)]
@@ -155,11 +155,11 @@ def _config(**extra):
 
 
 def _features(data):
-    from acdeploy.train.features import ensure_features
+    from acdeploy.data.featstore import open_features
+    from acdeploy.data.features import ensure_features
 
-    from acdeploy.featstore import open_features
-
-    return open_features(ensure_features(data, _config().features, progress=False))
+    cfg = _config()
+    return open_features(ensure_features(data, cfg.features, progress=False, seconds=cfg.data.seconds))
 
 
 def test_synthetic_profiles_follow_the_simulated_device_chains(synth):

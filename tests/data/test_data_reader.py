@@ -5,7 +5,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import soundfile as sf
-from acdeploy.train.dataset import device_of, identifier_of, load_audio, read_dataset
+from acdeploy.data.dataset import device_of, identifier_of, load_audio, read_dataset
 from data_layouts import small_2022_layout, write_layout
 
 
