@@ -60,7 +60,7 @@ CORRUPT_ENV = "ACDEPLOY_FUZZ_CORRUPT"
 
 
 class FuzzFailure(Exception):
-    """A bug: an internal error, a sanitizer report, a mismatch with TFLM, a crash or a hang."""
+    """A bug: an internal error, a sanitizer report, a mismatch with TFLM, a killed child or a hang."""
 
     def __init__(self, kind: str, stage: str, detail: str, data: bytes | None = None) -> None:
         super().__init__(f"{kind} in {stage}: {detail}")
@@ -220,7 +220,7 @@ def _run_child(batch_dir: Path, timeout: float) -> dict:
                             "detail": f"no result within {timeout:g} s"}}
     res = batch_dir / "result.json"
     if proc.returncode != 0 or not res.exists():
-        return {"failure": {"kind": "crash", "stage": "c-part", "file": None,
+        return {"failure": {"kind": "signal" if proc.returncode < 0 else "child-error", "stage": "c-part", "file": None,
                             "detail": f"child exit {proc.returncode}: {proc.stderr[-2000:]}"}}
     return json.loads(res.read_text())
 

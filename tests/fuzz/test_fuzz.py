@@ -31,7 +31,7 @@ FOUND = {
     "mismatch-c-run-46370a735277": "input #0 tensor 12 'model/add/add' is neither a graph input nor a constant "
                                    "and is never written",
     "internal-error-report-93eaae32616c": "has tensor type type_64",
-    "crash-c-part-633b44764991": "int8 tensor 3 'dw_out",
+    "signal-c-part-633b44764991": "int8 tensor 3 'dw_out",
 }
 
 
