@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acdeploy.config import field
+from acdeploy.schema import register_section
 
 
 @dataclass
@@ -23,3 +24,6 @@ class PipelineConfig:
         bad = [c for c in self.controls if c not in ("reinit", "oneshot")]
         if bad:
             raise ValueError(f"controls: unknown control {bad[0]!r}; choose from reinit, oneshot")
+
+
+register_section("pipeline", PipelineConfig, "acdeploy pipeline: which stages, target, budgets, engines")

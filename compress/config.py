@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acdeploy.config import field
+from acdeploy.schema import register_section
 
 
 @dataclass
@@ -69,3 +70,7 @@ class QuantizeConfig:
             raise ValueError(f"representative_samples: must be >= 1, got {self.representative_samples}")
         if self.finetune_epochs < 0:
             raise ValueError(f"finetune_epochs: must be >= 0, got {self.finetune_epochs}")
+
+
+register_section("lth", LthConfig, "lottery-ticket pruning: levels, rate, scope, schedule, rewind, ticket rule")
+register_section("quantize", QuantizeConfig, "full-integer int8 export: ptq, qat or prune-preserving qat")

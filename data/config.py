@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acdeploy.config import field
+from acdeploy.schema import register_section
 
 
 @dataclass
@@ -96,3 +97,8 @@ class AugmentConfig:
                 raise ValueError(f"{key}: must be >= 0 dB, got {getattr(self, key)}")
         if not 0.0 <= self.spectrum_correction_min_scale <= 1.0:
             raise ValueError(f"spectrum_correction_min_scale: must be in [0, 1], got {self.spectrum_correction_min_scale}")
+
+
+register_section("data", DataConfig, "dataset: a DCASE-layout directory or the synthetic one")
+register_section("features", FeatureConfig, "log-mel feature settings (travel with every model)")
+register_section("augment", AugmentConfig, "training-time augmentations on log-mel batches")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from acdeploy.config import field
+from acdeploy.schema import register_section
 
 MODEL_NAMES = ("dcase2022_baseline", "teacher", "student")
 
@@ -77,3 +78,8 @@ class DistillConfig:
         if not self.temperature > 0:
             raise ValueError(f"temperature: must be > 0, got {self.temperature}")
 
+
+register_section("teacher", TeacherModelConfig, "teacher architecture (acdeploy train teacher)")
+register_section("student", ModelConfig, "student architecture (acdeploy train student)")
+register_section("train", TrainConfig, "fit loop: epochs, optimiser, schedule, validation split, seed, strategy")
+register_section("distill", DistillConfig, "knowledge distillation: weight, temperature, teachers")
