@@ -134,10 +134,10 @@ def keras_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, teachers=(), distill_cfg=None) -> dict:
     """Convert the logits model in `model_dir` to `out` (.tflite) and write its report; returns it."""
     from acdeploy.compress import tfmot_wrap
-    from acdeploy.deploy.evaluate import predict
     from acdeploy.train.modeldir import INFO, load_logits_model, read_info
     from acdeploy.train.models import inference_model
 
+    from acdeploy.interpreters import litert_probabilities
     from acdeploy.metrics import dcase_metrics
 
     model_dir, out = Path(model_dir), Path(out)
@@ -162,7 +162,7 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
     x_eval = ((np.asarray(eval_fs.x, dtype=np.float32) - mean) / std).reshape((len(eval_fs.labels),) + shape)
     args = (eval_fs.labels, eval_fs.devices, eval_fs.classes, eval_fs.seen_devices)
     float_m = dcase_metrics(*(args[:1]), keras_probs(model, x_eval), *args[1:])
-    int8_m = dcase_metrics(*(args[:1]), predict(tflite, x_eval, "litert", str(out)), *args[1:])
+    int8_m = dcase_metrics(*(args[:1]), litert_probabilities(tflite, x_eval, str(out)), *args[1:])
     zeros = zero_check(kernels, tflite)
     report = {
         "model_dir": str(model_dir), "tflite": str(out), "mode": cfg.mode, "bytes": len(tflite),

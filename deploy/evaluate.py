@@ -15,6 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from acdeploy.errors import DataError, ModelError
+from acdeploy.interpreters import (
+    as_probabilities,
+    batch_shape,
+    check_io,
+    dequantize_output,
+    load_runtime,
+    quantize_input,
+    run_litert,
+)
 
 TFLITE_MAGIC = b"TFL3"
 TFLM_ARENA_BYTES = 4 * 1024 * 1024
@@ -37,16 +46,6 @@ def read_model(path: str | Path) -> bytes:
     return data
 
 
-def _runtime(make, name: str, runtime: str):
-    """`make()` (a runtime's interpreter), its load errors as one bounded ModelError line."""
-    from acdeploy.deploy.vectors import error_line
-
-    try:
-        return make()
-    except Exception as e:  # noqa: BLE001 - the bindings raise RuntimeError, ValueError, struct.error, TypeError
-        raise ModelError(f"{name}: {runtime} cannot load the model ({error_line(e)})") from None
-
-
 def model_info_for(tflite_path: str | Path) -> dict | None:
     """The model_info.json that travels with a .tflite: `<stem>.model_info.json`, else `model_info.json` beside it."""
     p = Path(tflite_path)
@@ -67,75 +66,15 @@ def standardisation(info: dict | None) -> tuple[float, float]:
     return float(mean), float(std)
 
 
-# -- quantization of inputs and outputs --------------------------------------------------------
-
-def _qparams(detail: dict) -> tuple[float, int]:
-    q = detail.get("quantization_parameters") or {}
-    scales, zps = q.get("scales"), q.get("zero_points")
-    if scales is not None and len(scales):
-        return float(scales[0]), int(zps[0])
-    scale, zp = detail.get("quantization", (0.0, 0))
-    return float(scale), int(zp)
-
-
-def quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
-    if dtype == np.float32:
-        return x.astype(np.float32)
-    scale, zp = _qparams(detail)
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale) + zp, info.min, info.max).astype(dtype)
-
-
-def dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
-    if np.dtype(detail["dtype"]) == np.float32:
-        return y.astype(np.float64)
-    scale, zp = _qparams(detail)
-    return (y.astype(np.float64) - zp) * scale
-
-
-def check_io(detail_in: dict, detail_out: dict, name: str) -> None:
-    for kind, d in (("input", detail_in), ("output", detail_out)):
-        if np.dtype(d["dtype"]) not in (np.int8, np.float32):
-            raise ModelError(f"{name}: {kind} tensor is {np.dtype(d['dtype']).name}; expected int8 (or float32 with QUANTIZE/DEQUANTIZE)")
-
-
-def _batch_shape(detail: dict, x: np.ndarray, name: str) -> np.ndarray:
-    want = tuple(int(d) for d in detail["shape"][1:])
-    if x.shape[1:] != want:
-        if int(np.prod(x.shape[1:])) != int(np.prod(want)):
-            raise DataError(f"{name}: features have shape {x.shape[1:]}, the model's input is {want}")
-        x = x.reshape((len(x),) + want)
-    return x
-
-
 # -- engines ------------------------------------------------------------------------------------
-
-def _run_litert(model: bytes, x: np.ndarray, reference: bool = False, name: str = "model") -> np.ndarray:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    kw = {"experimental_op_resolver_type": OpResolverType.BUILTIN_REF} if reference else {}
-    interp = _runtime(lambda: Interpreter(model_content=model, num_threads=1, **kw), name, "LiteRT")
-    din, dout = interp.get_input_details()[0], interp.get_output_details()[0]
-    check_io(din, dout, name)
-    x = _batch_shape(din, x, name)
-    interp.resize_tensor_input(din["index"], [1, *x.shape[1:]])
-    _runtime(interp.allocate_tensors, name, "LiteRT")
-    out = []
-    for row in x:
-        interp.set_tensor(din["index"], quantize_input(row[None], din))
-        interp.invoke()
-        out.append(dequantize_output(interp.get_tensor(dout["index"]), dout)[0])
-    return np.asarray(out)
-
 
 def _run_tflm(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     from tflite_micro.python.tflite_micro import runtime
 
-    interp = _runtime(lambda: runtime.Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES), name, "TFLite Micro")
+    interp = load_runtime(lambda: runtime.Interpreter.from_bytes(model, arena_size=TFLM_ARENA_BYTES), name, "TFLite Micro")
     din, dout = interp.get_input_details(0), interp.get_output_details(0)
     check_io(din, dout, name)
-    x = _batch_shape(din, x, name)
+    x = batch_shape(din, x, name)
     out = []
     for row in x:
         interp.set_input(quantize_input(row[None], din), 0)
@@ -153,8 +92,8 @@ def _run_c(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
 
 
 ENGINES: dict[str, Callable[..., np.ndarray]] = {
-    "litert": _run_litert,
-    "litert-ref": lambda model, x, name="model": _run_litert(model, x, reference=True, name=name),
+    "litert": run_litert,
+    "litert-ref": lambda model, x, name="model": run_litert(model, x, reference=True, name=name),
     "tflm": _run_tflm,
     "c": lambda model, x, name="model": _run_c(model, x, name),
 }
@@ -164,7 +103,7 @@ def check_int8(model: bytes, name: str) -> None:
     """Refuse float models: at least one int8 tensor must be in the graph."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = _runtime(lambda: Interpreter(model_content=model), name, "LiteRT")
+    interp = load_runtime(lambda: Interpreter(model_content=model), name, "LiteRT")
     if not any(np.dtype(t["dtype"]) == np.int8 for t in interp.get_tensor_details()):
         raise ModelError(f"{name}: not an int8 model (no int8 tensors); quantize it with `acdeploy compress quantize`")
 
@@ -173,9 +112,7 @@ def predict(model: bytes, x: np.ndarray, engine: str = "litert", name: str = "mo
     """Class probabilities for standardised float features x [N, ...] (rows renormalised)."""
     if engine not in ENGINES:
         raise ModelError(f"unknown engine '{engine}'; choose one of: {', '.join(ENGINES)}")
-    prob = ENGINES[engine](model, np.asarray(x, dtype=np.float32), name=name)
-    prob = np.clip(prob, 0.0, None)
-    return prob / np.maximum(prob.sum(axis=1, keepdims=True), 1e-12)
+    return as_probabilities(ENGINES[engine](model, np.asarray(x, dtype=np.float32), name=name))
 
 
 def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: dict | None = None) -> dict:
