@@ -18,13 +18,14 @@ from acdeploy import fileio
 
 def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, name: str = "model"):
     """A complete firmware project for `model` in `fw_dir`; returns (graph, GeneratedNetwork)."""
-    from acdeploy.deploy import codegen, vectors
+    from acdeploy.deploy import codegen, ops, vectors
     from acdeploy.deploy.memory_plan import plan_memory
     from acdeploy.deploy.validate import load_graph
 
     fw_dir = Path(fw_dir)
     graph = load_graph(model, name=name)
-    net = codegen.generate(graph, plan_memory(graph))
+    ops.check_supported(graph, name)  # the same gate as report and build
+    net = codegen.generate(graph, plan_memory(graph), source_name=name)
     fileio.write_text(fw_dir / "acnet.c", net.source)
     fileio.write_text(fw_dir / "acnet.h", net.header)
     # main.c always carries a self-test; one TFLM vector keeps the host binary honest.

@@ -2,7 +2,8 @@
 
 Two plans from the same live ranges:
 - `plan_memory(graph)`: the arena of our generated C network. One buffer per activation tensor
-  (graph inputs and outputs included); a RESHAPE output aliases its input (same bytes, no copy).
+  (graph inputs and outputs included); the output of an aliasing op (RESHAPE, SQUEEZE,
+  EXPAND_DIMS: `OpDef.aliases`) shares its input's buffer (same bytes, no copy).
 - `tflm_arena(graph)`: an estimate of the `arena_size` TFLite Micro needs: its GreedyMemoryPlanner
   for the head (non-persistent tensors and scratch buffers) plus a calibrated estimate of the tail
   (persistent allocations), see `tflm_tail_bytes`.
@@ -14,9 +15,9 @@ overlaps.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+from acdeploy.deploy import ops
 from acdeploy.deploy.ir import Graph
 
 ALIGN = 16  # TFLM's MicroArenaBufferAlignment(); also keeps our C arena word-aligned for SIMD
@@ -100,8 +101,18 @@ def greedy_place(buffers: list[Buffer]) -> int:
     return max((b.offset + b.size for b in buffers), default=0)
 
 
+def _aliases(opcode: str) -> bool:
+    d = ops.lookup(opcode)
+    return d is not None and d.aliases
+
+
+def _per_channel(opcode: str) -> bool:
+    d = ops.lookup(opcode)
+    return d is not None and d.per_channel
+
+
 def plan_memory(graph: Graph) -> MemoryPlan:
-    """The arena plan of the generated C network (RESHAPE outputs alias their input)."""
+    """The arena plan of the generated C network (outputs of aliasing ops share their input's buffer)."""
     ranges = live_ranges(graph)
     root = {i: i for i in ranges}
 
@@ -111,7 +122,7 @@ def plan_memory(graph: Graph) -> MemoryPlan:
         return i
 
     for op in graph.operators:
-        if op.opcode == "RESHAPE" and op.inputs[0] in root and op.outputs[0] in root:
+        if _aliases(op.opcode) and op.inputs[0] in root and op.outputs[0] in root:
             root[find(op.outputs[0])] = find(op.inputs[0])
     groups: dict[int, list[int]] = {}
     for i in ranges:
@@ -145,12 +156,8 @@ def check_plan(graph: Graph, plan: MemoryPlan) -> None:
 
 # Scratch buffers TFLM's reference int8 kernels request in the head, live during their op only.
 def _scratch_bytes(graph: Graph, op) -> list[int]:
-    if op.opcode in ("MEAN", "SUM"):
-        # int32 accumulators (one per output element), the resolved axes and an index per input dim
-        return [4 * math.prod(graph.tensor(op.outputs[0]).shape),
-                4 * math.prod(graph.tensor(op.inputs[1]).shape or (1,)),
-                4 * len(graph.tensor(op.inputs[0]).shape)]
-    return []
+    d = ops.lookup(op.opcode)
+    return d.tflm_scratch(graph, op) if d is not None and d.tflm_scratch is not None else []
 
 
 def _tflm_buffers(graph: Graph) -> list[Buffer]:
@@ -188,17 +195,8 @@ TAIL_PER_TENSOR = 24  # TfLiteEvalTensor
 TAIL_PER_OP = 64  # NodeAndRegistration
 TAIL_PER_IO_TENSOR = 64  # persistent TfLiteTensor of each graph input/output
 TAIL_PER_QUANT_IO_TENSOR = 32  # ... and its quantization parameters when it is quantized
-# Kernel op data + parsed builtin options per operator (reference kernels).
-TAIL_PER_OP_DATA: dict[str, int] = {
-    "CONV_2D": 104, "DEPTHWISE_CONV_2D": 104, "FULLY_CONNECTED": 80, "MAX_POOL_2D": 64,
-    "AVERAGE_POOL_2D": 64, "MEAN": 64, "SOFTMAX": 80, "RESHAPE": 96, "ADD": 128, "PAD": 48,
-    "CONCATENATION": 80, "QUANTIZE": 32, "DEQUANTIZE": 32,
-}
-TAIL_OTHER_OP = 128  # an operator not in the table above
+# Kernel op data + parsed builtin options per operator: `Opcode.tflm_op_data` in deploy/ops/.
 TAIL_PER_CHANNEL = 4  # per-channel output multiplier and shift: two int32 arrays, each 16-aligned
-
-
-PER_CHANNEL_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 # During Prepare each kernel gets temporary TfLiteTensor copies (with their quantization arrays)
 # from the free space; it is released after the op, but the arena must hold it next to the tail.
@@ -221,7 +219,7 @@ def _prepare_temp_tensors(op) -> list[int]:
 def tflm_prepare_bytes(graph: Graph) -> int:
     peak = 0
     for op in graph.operators:
-        if op.opcode in PER_CHANNEL_OPS:
+        if _per_channel(op.opcode):
             w = graph.tensor(op.inputs[1])
             per_channel = w.quant is not None and w.quant.per_channel
             if op.opcode == "FULLY_CONNECTED":
@@ -241,8 +239,9 @@ def tflm_tail_bytes(graph: Graph) -> int:
     total += TAIL_PER_QUANT_IO_TENSOR * sum(
         graph.tensor(i).quant is not None for i in (*graph.inputs, *graph.outputs))
     for op in graph.operators:
-        total += TAIL_PER_OP_DATA.get(op.opcode, TAIL_OTHER_OP)
-        if op.opcode in PER_CHANNEL_OPS:
+        info = ops.opcode_info(op.opcode)
+        total += info.tflm_op_data if info is not None else ops.base.TFLM_OTHER_OP_DATA
+        if _per_channel(op.opcode):
             total += 2 * align_up(TAIL_PER_CHANNEL * graph.tensor(op.outputs[0]).shape[-1])
     return align_up(total)
 

@@ -1,7 +1,7 @@
 """The size / parameter / MAC / RAM report of an int8 .tflite, as one JSON-ready dict.
 
 What counts as a parameter: the constant weights and biases of CONV_2D, DEPTHWISE_CONV_2D and
-FULLY_CONNECTED (inputs 1 and 2), at their stored width. Shape, axis and padding constants and the
+FULLY_CONNECTED (the inputs their OpDef names in `param_inputs`), at their stored width. Shape, axis and padding constants and the
 quantization scales are not parameters. Non-zero counts are numpy counts of the stored values
 (int8 weights are symmetric, so a stored 0 is a real 0).
 
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from acdeploy.deploy import budgets as budgets_mod
-from acdeploy.deploy.ir import Graph, Tensor
+from acdeploy.deploy import ops
+from acdeploy.deploy.ir import Graph, Operator, Tensor
 from acdeploy.deploy.macs import nessi_macs, vela_macs
 from acdeploy.deploy.memory_plan import plan_memory, tflm_arena
 from acdeploy.deploy.targets import Target
 
-PARAM_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 KiB = 1024
 TFLM_CORE_BYTES = 16 * KiB
 TFLM_KERNEL_BYTES = 4 * KiB
@@ -80,11 +80,22 @@ def _peak_live_bytes(graph: Graph, lifetimes: dict[int, tuple[int, int]]) -> int
     return peak
 
 
+def _param_inputs(op: Operator) -> list[int]:
+    d = ops.lookup(op.opcode)
+    roles = d.param_inputs if d is not None else ()
+    return [op.inputs[k] for k in roles if k < len(op.inputs) and op.inputs[k] >= 0]
+
+
+def _per_channel(opcode: str) -> bool:
+    d = ops.lookup(opcode)
+    return d is not None and d.per_channel
+
+
 def layer_rows(graph: Graph) -> list[dict]:
     vm, nm = vela_macs(graph), nessi_macs(graph)
     rows = []
     for op, macs, nmacs in zip(graph.operators, vm, nm, strict=True):
-        params = [graph.tensor(i) for i in op.inputs[1:3] if i >= 0] if op.opcode in PARAM_OPS else []
+        params = [graph.tensor(i) for i in _param_inputs(op)]
         params = [t for t in params if t.is_constant]
         out = graph.tensor(op.outputs[0])
         rows.append({
@@ -110,7 +121,7 @@ def analyze(graph: Graph, model_path: str | Path, model_size: int, target: Targe
     plan = plan_memory(graph)
     tflm = tflm_arena(graph)
     kernels = {op.opcode for op in graph.operators}
-    channels = sum(graph.tensor(op.outputs[0]).shape[-1] for op in graph.operators if op.opcode in PARAM_OPS)
+    channels = sum(graph.tensor(op.outputs[0]).shape[-1] for op in graph.operators if _per_channel(op.opcode))
     macs = sum(r["macs"] for r in rows)
     seconds = input_seconds(info)
     totals = {

@@ -40,11 +40,7 @@ ENV_MAX_ARENA_BYTES = "ACDEPLOY_MAX_ARENA_BYTES"
 # Strides, dilations and filter extents may exceed the input extent (TFLite pads SAME inputs
 # freely, e.g. a 3x3 filter on a 1x1 input) but only up to this small bound.
 SMALL_EXTENT = 64
-MAX_RANK = 4  # the C generator maps every tensor onto NHWC
-# Operators the C generator compiles: their tensors must have rank <= MAX_RANK.
-CODEGEN_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D",
-               "MEAN", "ADD", "SOFTMAX", "PAD", "PADV2", "CONCATENATION", "QUANTIZE", "DEQUANTIZE",
-               "RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+MAX_RANK = 4  # the C generator maps every tensor of an op in deploy/ops/ onto NHWC
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 _NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -163,10 +159,12 @@ class _Validator:
         self.structure()
         self.shapes()
         self.quantization()
+        from acdeploy.deploy import ops  # the op modules reference this module's rules
+
         for op in self.g.operators:
-            rule = _RULES.get(op.opcode)
-            if rule is not None:
-                rule(self, op)
+            d = ops.lookup(op.opcode)
+            if d is not None and d.validate is not None:
+                d.validate(self, op)
 
     def indices(self) -> None:
         for kind, idx in (("input", self.g.inputs), ("output", self.g.outputs)):
@@ -226,8 +224,10 @@ class _Validator:
         return first
 
     def shapes(self) -> None:
+        from acdeploy.deploy import ops
+
         users = self._users()
-        codegen_tensors = {i for op in self.g.operators if op.opcode in CODEGEN_OPS
+        codegen_tensors = {i for op in self.g.operators if ops.lookup(op.opcode) is not None
                            for i in (*op.inputs, *op.outputs) if i >= 0}
         referenced = set(users) | set(self.g.inputs) | set(self.g.outputs)
         arena = 0
@@ -512,14 +512,3 @@ def _reshape(v: _Validator, op: Operator) -> None:
         if not ok:
             raise v.fail(op, f"{what} {new[:8]} does not match the output shape {_shape(y.shape)}")
 
-
-_RULES = {
-    "CONV_2D": _conv,
-    "DEPTHWISE_CONV_2D": lambda v, op: _conv(v, op, depthwise=True),
-    "FULLY_CONNECTED": _fully_connected,
-    "MAX_POOL_2D": _pool, "AVERAGE_POOL_2D": _pool,
-    "MEAN": _mean, "ADD": _add,
-    "SOFTMAX": _same_shape, "QUANTIZE": _same_shape, "DEQUANTIZE": _same_shape,
-    "PAD": _pad, "PADV2": _pad, "CONCATENATION": _concat,
-    "RESHAPE": _reshape, "SQUEEZE": _reshape, "EXPAND_DIMS": _reshape,
-}

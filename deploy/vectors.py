@@ -52,10 +52,10 @@ def make_vectors(model_bytes: bytes, inputs: np.ndarray | None = None, n: int = 
     `inputs`: real samples shaped like the model input (float for a float-input model, int8
     otherwise), or None for `n` uniform random int8 inputs from `seed`.
     """
-    from acdeploy.deploy.codegen import check_supported
+    from acdeploy.deploy.ops import check_supported
 
     graph = graph or load_graph(model_bytes, name=name)
-    check_supported(graph)  # TFLM aborts the process on some models the generator rejects cleanly
+    check_supported(graph, name or "model")  # TFLM aborts the process on some models the gate refuses cleanly
     gin, gout = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     core_in, core_out = _core_io(graph)
     xq = graph.tensor(core_in)

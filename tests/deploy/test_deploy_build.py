@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from acdeploy.deploy.ops import SUPPORTED
+from acdeploy.deploy.ops import registry
 from conftest import require_tools
 from deploy_models import model_zoo
 
@@ -89,7 +89,7 @@ def test_settings_resolver_and_features(zoo, tmp_path):
                  "(resolver).AddQuantize();", "(resolver).AddDequantize();", "#define ACDEPLOY_INPUT_TYPE_FLOAT32 1"):
         assert line in h, line
     assert "g_asc_model_data" in (out / "model_data.h").read_text()
-    assert all(spec.resolver.startswith("Add") for spec in SUPPORTED.values())
+    assert all(o.resolver.startswith("Add") for d in registry() for o in d.opcodes)
 
 
 def test_over_budget_keeps_build_dir(zoo, tmp_path, capsys):
