@@ -166,6 +166,10 @@ def _tensor(model, t, index: int, buf: bytes, where: str) -> Tensor:
     shape = tuple(_ints(t.ShapeAsNumpy()))
     data = None
     b = t.Buffer()
+    if b == 0 and model.BuffersLength() and _buffer_bytes(model.Buffers(0), buf, name, where):
+        # TFLM would take the tensor as a constant of those bytes and write past them.
+        raise ModelError(f"{where}: tensor '{name}' uses buffer 0, the empty sentinel of activations, "
+                         "but buffer 0 holds data (corrupt file)")
     if b > 0:  # buffer 0 is the empty sentinel every activation points to
         if b >= model.BuffersLength():
             raise ModelError(f"{where}: tensor '{name}' refers to buffer {b}, the model has {model.BuffersLength()}")
