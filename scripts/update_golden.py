@@ -1,4 +1,5 @@
-"""Regenerate the golden deploy outputs of the committed fixture model (tests/deploy/golden/).
+"""Regenerate the golden deploy outputs of the committed fixture model (tests/deploy/golden/)
+and the README's supported-operator table (from the op registry, deploy/ops/).
 
     .venv/bin/python scripts/update_golden.py            # report outputs from the committed .tflite
     .venv/bin/python scripts/update_golden.py --model    # also rebuild the fixture .tflite (TensorFlow)
@@ -34,7 +35,19 @@ def main() -> int:
     for name, text in render(MODEL).items():
         (GOLDEN / name).write_text(text)
         print(f"wrote {GOLDEN / name}")
+    write_readme_table()
     return 0
+
+
+def write_readme_table() -> None:
+    from acdeploy.deploy import ops
+
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = ops.with_readme_table(text)
+    if new != text:
+        readme.write_text(new)
+        print(f"wrote the supported-operator table in {readme}")
 
 
 if __name__ == "__main__":

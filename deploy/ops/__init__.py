@@ -112,3 +112,23 @@ def resolver_ops(graph: Graph) -> list[str]:
     for op in graph.operators:
         seen[_BY_OPCODE[op.opcode][1].resolver] = None
     return list(seen)
+
+
+README_BEGIN = "<!-- supported-ops: generated from deploy/ops/ by scripts/update_golden.py -->"
+README_END = "<!-- /supported-ops -->"
+
+
+def markdown_table() -> str:
+    """The README's operator table, one row per OpDef (between README_BEGIN and README_END)."""
+    rows = ["| operator | TFLM resolver | the C runtime computes |", "| --- | --- | --- |"]
+    for d in _DEFS:
+        names = ", ".join(f"`{o.name}`" for o in d.opcodes)
+        resolvers = ", ".join(f"`{o.resolver}`" for o in d.opcodes)
+        rows.append(f"| {names} | {resolvers} | {d.doc} |")
+    return "\n".join([README_BEGIN, *rows, README_END])
+
+
+def with_readme_table(readme: str) -> str:
+    """`readme` with its operator table replaced by `markdown_table()`."""
+    start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)
+    return readme[:start] + markdown_table() + readme[end:]

@@ -14,9 +14,13 @@ from acdeploy.deploy.ops.base import (
     GraphContext,
     Opcode,
     OpDef,
-    option,
     prod,
 )
+
+
+def _no_activation(g: Graph, op: Operator) -> str | None:
+    act = op.options.get("fused_activation_function", "NONE")
+    return None if act == "NONE" else f"fused activation {act} is not supported"
 
 
 def vela_macs(g: Graph, op: Operator, ctx: GraphContext) -> int:
@@ -42,7 +46,7 @@ def _concat(e: cg.Emitter, op: Operator) -> None:
 OP = OpDef(
     opcodes=(Opcode("CONCATENATION", "AddConcatenation", tflm_op_data=80),),
     constraints=(INT8, CONST_INT8, Constraint(
-        option("fused_activation_function", ("NONE",), "fused activation"),
+        _no_activation,
         "the C runtime, like TFLM's kernel, concatenates without a fused activation"), SAME_QUANT),
     vela_macs=vela_macs, emit=_concat, validate=validate._concat,
     doc="any axis, any number of inputs; input and output quantization equal; no fused activation",

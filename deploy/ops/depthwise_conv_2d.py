@@ -22,5 +22,5 @@ OP = OpDef(
     vela_macs=macs, nessi_macs=macs, param_inputs=(1, 2), per_channel=True,
     emit=lambda e, op: emit_conv(e, op, depthwise=True),
     validate=lambda v, op: validate._conv(v, op, depthwise=True),
-    doc="any depth multiplier, stride, dilation, SAME/VALID; per-channel int8 weights; fused activations as CONV_2D",
+    doc="any depth multiplier, stride, dilation, SAME/VALID; per-channel or per-tensor int8 weights; fused activations",
 )
