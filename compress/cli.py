@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from acdeploy.compress.branches import BRANCHES
 
 from acdeploy.cli import config_options, load
 
@@ -38,8 +39,8 @@ def _dataset_of(model_dir: Path) -> str | None:
               help="DCASE-layout dataset dir (default: the one the student was trained on).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run dir (rerun the command to resume it).")
-@click.option("--control", "controls", multiple=True, type=click.Choice(["reinit", "oneshot"]),
-              help="Control branch: reinit (same mask, fresh init) or oneshot (prune once to the final sparsity); repeatable.")
+@click.option("--control", "controls", multiple=True, type=click.Choice(list(BRANCHES)),
+              help="Control branch (repeatable): " + "; ".join(f"{n}: {b.description()}" for n, b in BRANCHES.items()) + ".")
 @click.option("--levels", type=int, default=None, help="Pruning levels (lth.levels); more than a finished run's continues it.")
 @click.option("--prune-fraction", type=float, default=None, help="Fraction of surviving weights pruned per level (lth.prune_fraction).")
 @click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="lth.scope")

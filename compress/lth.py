@@ -53,11 +53,11 @@ def target_density(p: float, k: int) -> float:
 def size_figures(model, mask: Mask | None = None) -> dict:
     """Parameters as deployed (BN folded), non-zero parameters, and their bytes at int8 weights +
     int32 biases (the DCASE 2021 rule: zeros are free)."""
-    from acdeploy.train.complexity import _leaf_layers, deployed_params
+    from acdeploy.train.complexity import deployed_params, leaf_layers
 
     params = deployed_params(model)
     weights = zeros = 0
-    for _, layer in _leaf_layers(model):
+    for _, layer in leaf_layers(model):
         kind = type(layer).__name__
         if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
             k = (layer.depthwise_kernel if kind == "DepthwiseConv2D" else layer.kernel).numpy()
@@ -89,70 +89,35 @@ def next_mask(kernels: dict[str, np.ndarray], mask: Mask, lth, fraction: float |
 
 
 class Run:
-    """Shared state of one LTH run: config, data, teachers and the trainer pieces."""
+    """One LTH run: its config, the dense model it starts from, and the training session (data,
+    split, standardiser, teachers) every level and branch is fitted in."""
 
-    def __init__(self, cfg, model_dir: Path, out: Path, train_fs, eval_fs, data_dir, teacher_dirs):
-        self.cfg, self.model_dir, self.out = cfg, Path(model_dir), Path(out)
-        self.train_fs, self.eval_fs, self.data_dir = train_fs, eval_fs, data_dir
-        self.teacher_dirs = teacher_dirs
-        self.lth = cfg.lth
-        self.epochs = cfg.lth.epochs or cfg.train.epochs
-        self.input_shape = (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1)
-        self.n_classes = len(train_fs.classes)
+    def __init__(self, session, model_dir: Path, out: Path):
+        self.session, self.cfg = session, session.cfg
+        self.model_dir, self.out = Path(model_dir), Path(out)
+        self.lth = self.cfg.lth
+        self.epochs = self.cfg.lth.epochs or self.cfg.train.epochs
         self.dense_info = json.loads((self.model_dir / "model_info.json").read_text())
-        self._setup_training()
-
-    # -- trainer plumbing (H2's trainer: data pipeline, KD, checkpoints) --
-
-    def _setup_training(self):
-        from acdeploy.data.spectrum_correction import training_profiles
-        from acdeploy.train import modeldir as md
-        from acdeploy.train.batches import Batches, Standardizer, training_split
-        from acdeploy.train.distill import Teacher
-        from acdeploy.train.trainer import ValidationSet, set_determinism
-
-        cfg, fs = self.cfg, self.train_fs
-        set_determinism(cfg.train.deterministic)
-        tr_idx, val_idx = training_split(fs, cfg.train.val_fraction, cfg.train.seed)
-        self.std = Standardizer.fit(fs.x, tr_idx)
-        profiles = (training_profiles(fs, tr_idx, cfg.augment.reference_device, self.data_dir)
-                    if cfg.augment.spectrum_correction else None)
-        self.batches = Batches(fs.x, fs.labels, fs.devices, tr_idx, self.n_classes, cfg.train.batch_size,
-                               self.std, cfg.augment, seed=cfg.train.seed, profiles=profiles)
-        self.val = ValidationSet(fs.x, fs.labels, val_idx, self.std)
-        self.teachers = []
-        for d in self.teacher_dirs:
-            info = md.read_info(d)
-            self.teachers.append(Teacher.for_student(
-                md.load_logits_model(d), (info["standardize"]["mean"], info["standardize"]["std"]),
-                (self.std.mean, self.std.std), name=d))
-        self.train_cfg = dataclasses.replace(cfg.train, epochs=self.epochs)
-        self.n_train, self.n_val = len(tr_idx), len(val_idx)
+        if session.batches is None:
+            session.prepare()
 
     def build(self, seed: int):
-        import tf_keras as keras
-        from acdeploy.train.models import build_model
-
-        keras.utils.set_random_seed(seed)
-        return build_model(self.cfg.student, self.input_shape, self.n_classes)
+        return self.session.build(self.cfg.student, seed)
 
     def fit(self, student, work: str, callbacks=()):
-        from acdeploy.train.trainer import fit
-
-        return fit(student, self.batches, self.val, self.train_cfg, self.out / WORK / work,
-                   teachers=self.teachers, distill=self.cfg.distill, callbacks=callbacks)
+        return self.session.fit(student, self.out / WORK / work, epochs=self.epochs, callbacks=callbacks)
 
     # -- saving and loading levels --
 
     def save(self, dest: Path, model, mask: Mask, extra: dict) -> dict:
         from acdeploy.train import modeldir as md
-        from acdeploy.train.evaluate_keras import evaluate_model
 
-        metrics, _ = evaluate_model(model, self.eval_fs, self.std)
+        s = self.session
+        metrics = s.evaluate(model)
         metrics.update(size_figures(model, mask))
         metrics.update(extra)
-        info = dict(self.dense_info, standardize=self.std.to_dict(), role="lth", n_train=self.n_train,
-                    n_val=self.n_val, params=metrics["params"],
+        info = dict(self.dense_info, standardize=s.std.to_dict(), role="lth", n_train=s.n_train,
+                    n_val=s.n_val, params=metrics["params"],
                     lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
         with fileio.atomic_dir(dest) as tmp:
             model.save(str(tmp / md.MODEL))
@@ -186,7 +151,7 @@ class Run:
                 _save_npz(rewind_path, tw.layer_weights(model))
         else:
             callbacks.append(_rewind_callback(model, self.lth.rewind_epoch, rewind_path))
-        _say(f"{level_name(0)}: dense training, {self.epochs} epochs (rewind point: epoch {self.lth.rewind_epoch})")
+        say(f"{level_name(0)}: dense training, {self.epochs} epochs (rewind point: epoch {self.lth.rewind_epoch})")
         self.fit(model, level_name(0), callbacks)
         if not rewind_path.exists():
             raise ModelError(f"{rewind_path}: the rewind weights were not saved (training ended before epoch {self.lth.rewind_epoch})")
@@ -201,7 +166,7 @@ class Run:
         kind = self.lth.schedule if target is not None else "fixed"
         schedules = None
         if kind != "fixed":
-            steps = self.batches.steps * self.epochs
+            steps = self.session.batches.steps * self.epochs
             cur, tgt = fixed.report()["layers"], target.report()["layers"]
             schedules = {k: tw.make_schedule(kind, cur[k]["sparsity"], tgt[k]["sparsity"], steps, self.lth.ramp_fraction)
                          for k in fixed}
@@ -229,36 +194,17 @@ class Run:
         prev_model, prev_mask = self.load(k - 1)
         target = next_mask(tw.kernels(prev_model), prev_mask, self.lth)
         ramp = self.lth.schedule != "fixed"
-        _say(f"{level_name(k)}: target sparsity {target.sparsity:.3f} ({self.lth.schedule}), {self.epochs} epochs")
-        self.train_masked(dest, _load_npz(self.out / REWIND), prev_mask if ramp else target,
+        say(f"{level_name(k)}: target sparsity {target.sparsity:.3f} ({self.lth.schedule}), {self.epochs} epochs")
+        self.train_masked(dest, load_npz(self.out / REWIND), prev_mask if ramp else target,
                           target if ramp else None, {"level": k, "branch": "trunk"})
 
     def control(self, name: str) -> None:
-        from acdeploy.compress import tfmot_wrap as tw
+        """The control branch `name` (compress/branches.py) from the finished trunk."""
+        from acdeploy.compress.branches import BRANCHES
 
-        dest = self.out / "branches" / name
-        if dest.is_dir():
-            return
-        last = self.lth.levels
-        _, final_mask = self.load(last)
-        extra = {"level": last, "branch": name}
-        if name == "reinit":
-            # same mask, fresh random initialisation
-            init = tw.layer_weights(self.build(self.lth.seed + 7919))
-            mask = final_mask
-        elif name == "oneshot":
-            dense, _ = self.load(0)
-            kern = tw.kernels(dense)
-            names = list(kern)
-            p, L = self.lth.prune_fraction, last
-            frac = 1.0 - (1.0 - p) ** L
-            rates = {n: (1.0 - (1.0 - r * p) ** L) / frac for n, r in layer_rates(names, self.lth).items()}
-            mask = next_mask(kern, Mask.ones_like(kern), self.lth, fraction=frac, rates=rates)
-            init = _load_npz(self.out / REWIND)
-        else:
-            raise ConfigError(f"unknown control '{name}'; choose reinit or oneshot")
-        _say(f"branch {name}: sparsity {mask.sparsity:.3f}, {self.epochs} epochs")
-        self.train_masked(dest, init, mask, None, extra)
+        if name not in BRANCHES:
+            raise ConfigError(f"unknown control '{name}'; choose one of: {', '.join(BRANCHES)}")
+        BRANCHES[name](self).run()
 
 
 def _rewind_callback(model, epoch: int, path: Path):
@@ -280,12 +226,12 @@ def _save_npz(path: Path, arrays: dict) -> None:
             np.savez(f, **arrays)
 
 
-def _load_npz(path: Path) -> dict:
+def load_npz(path: Path) -> dict:
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
 
-def _say(msg: str) -> None:
+def say(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
@@ -397,7 +343,7 @@ def check_run_dir(out: Path, cfg) -> None:
 def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:
     """Run (or resume) the trunk levels 0..lth.levels and the control branches; returns the summary."""
     from acdeploy.train import modeldir as md
-    from acdeploy.train.run import check_teachers, open_data
+    from acdeploy.train.session import TrainingSession
 
     model_dir, out = Path(model_dir), Path(out)
     md.read_info(model_dir)
@@ -406,18 +352,19 @@ def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:
     epochs = cfg.lth.epochs or cfg.train.epochs
     if cfg.lth.rewind_epoch >= epochs:
         raise ConfigError(f"lth.rewind_epoch: {cfg.lth.rewind_epoch} is not before the end of training ({epochs} epochs)")
+    from acdeploy.compress.branches import BRANCHES
+
     for c in controls:
-        if c not in ("reinit", "oneshot"):
-            raise ConfigError(f"--control {c}: unknown control; choose reinit or oneshot")
+        if c not in BRANCHES:
+            raise ConfigError(f"--control {c}: unknown control; choose one of: {', '.join(BRANCHES)}")
     teacher_dirs = [str(Path(t).resolve()) for t in cfg.distill.teachers] if cfg.distill.enabled else []
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teachers=teacher_dirs))
     check_run_dir(out, cfg)
-    data_dir, train_fs, eval_fs = open_data(cfg, data_dir)
-    check_teachers(teacher_dirs, train_fs.classes, (int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1))
+    session = TrainingSession.open(cfg, data_dir, teacher_dirs)
 
     out.mkdir(parents=True, exist_ok=True)
     fileio.write_text(out / RUN_CONFIG, dump_yaml(cfg))
-    run = Run(cfg, model_dir, out, train_fs, eval_fs, data_dir, teacher_dirs)
+    run = Run(session, model_dir, out)
     run.dense()
     for k in range(1, cfg.lth.levels + 1):
         run.level(k)

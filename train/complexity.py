@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 
 
-def _leaf_layers(model):
+def leaf_layers(model):
     """Layers in order, looking through nested models and TF-MOT pruning wrappers."""
     for layer in model.layers:
         inner = getattr(layer, "layer", None)  # PruneLowMagnitude / QuantizeWrapper keep the real layer here
         if hasattr(layer, "layers") and not hasattr(layer, "kernel"):
-            yield from _leaf_layers(layer)
+            yield from leaf_layers(layer)
         elif inner is not None:
             yield layer, inner
         else:
@@ -52,13 +52,13 @@ def layer_macs(wrapper, layer) -> int:
 
 
 def count_macs(model) -> int:
-    return sum(layer_macs(w, lay) for w, lay in _leaf_layers(model))
+    return sum(layer_macs(w, lay) for w, lay in leaf_layers(model))
 
 
 def deployed_params(model) -> int:
     """Weights + one bias per output channel of each Conv/Dense (BatchNorm folds into that bias)."""
     total = 0
-    for _, layer in _leaf_layers(model):
+    for _, layer in leaf_layers(model):
         kind = type(layer).__name__
         if kind in ("Conv2D", "DepthwiseConv2D", "Dense"):
             kernel = layer.depthwise_kernel if kind == "DepthwiseConv2D" else layer.kernel

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from acdeploy.compress import lth as L
 from acdeploy.compress.masks import Mask
+from acdeploy.train.session import TrainingSession
 
 from acdeploy.cli import main
 from acdeploy.schema import load_config
@@ -54,8 +55,8 @@ def _run(cfg, out: Path, controls=()):
     info_dir.mkdir(parents=True, exist_ok=True)
     (info_dir / "model_info.json").write_text(json.dumps({"classes": CLASSES, "input_shape": [16, 16, 1],
                                                           "standardize": {"mean": 0.0, "std": 1.0}}))
-    run = L.Run(cfg, info_dir, out, train, evaluate, "synthetic", [])
-    run.batches.augment_cfg = None  # augmentation has its own tests; keep these runs short
+    run = L.Run(TrainingSession(cfg, train, evaluate, "synthetic"), info_dir, out)
+    run.session.batches.augment_cfg = None  # augmentation has its own tests; keep these runs short
     run.dense()
     for k in range(1, cfg.lth.levels + 1):
         run.level(k)
@@ -194,11 +195,11 @@ def test_spectrum_correction_profiles_reach_lth_retraining(tmp_path):
     info_dir.mkdir()
     (info_dir / "model_info.json").write_text(json.dumps({"classes": CLASSES, "input_shape": [16, 16, 1],
                                                           "standardize": {"mean": 0.0, "std": 1.0}}))
-    run = L.Run(_cfg(**{"augment.spectrum_correction": True}), info_dir, tmp_path / "run", train, evaluate,
-                "synthetic", [])
-    assert set(run.batches.profiles) == {"b"}
-    expect = device_profiles(train, "a", run.batches.indices)["b"]
-    np.testing.assert_allclose(run.batches.profiles["b"], expect)
+    run = L.Run(TrainingSession(_cfg(**{"augment.spectrum_correction": True}), train, evaluate, "synthetic"),
+                info_dir, tmp_path / "run")
+    assert set(run.session.batches.profiles) == {"b"}
+    expect = device_profiles(train, "a", run.session.batches.indices)["b"]
+    np.testing.assert_allclose(run.session.batches.profiles["b"], expect)
     assert np.ptp(expect) > 1.0  # the ramp, not a flat offset
 
 
