@@ -212,7 +212,9 @@ class _Validator:
                                     f"and is {why}")
             written.update(op.outputs)
         for k, i in enumerate(self.g.outputs):
-            if i not in written and not self.g.tensors[i].is_constant:
+            if self.g.tensors[i].is_constant:
+                raise self.fail(None, f"graph output #{k} {self.tname(i)} is a constant tensor")
+            if i not in written:
                 raise self.fail(None, f"graph output #{k} {self.tname(i)} is not written by any layer")
 
     def _users(self) -> dict[int, Operator]:
