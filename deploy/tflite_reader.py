@@ -93,7 +93,9 @@ def _read(buf: bytes, where: str) -> Graph:
                                  f"refers to tensor {t}, the model has {len(tensors)} tensors")
         operators.append(Operator(
             index=i, opcode=opcodes[code], inputs=inputs, outputs=outputs,
-            options=_options(op), version=versions[code], name=name,
+            options=_options(op, opcodes[code], f"{where}: layer '{_CONTROL.sub(' ', name)[:60]}' "
+                             f"({opcodes[code]} #{i})"),
+            version=versions[code], name=name,
         ))
     description = model.Description()
     return Graph(
@@ -121,9 +123,29 @@ def _opcode_name(oc) -> str:
     return name
 
 
-def _options(op) -> dict:
+# The options table each op's TFLM parser reads. Options of another type are ignored, as TFLM
+# ignores them; for the ops in _REQUIRED_OPTIONS TFLM then runs with zeroed parameters (stride 0,
+# beta 0), which no generated code can match, so the model is refused.
+_EXPECTED_OPTIONS = {
+    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+    "MAX_POOL_2D": "Pool2DOptions", "AVERAGE_POOL_2D": "Pool2DOptions", "SOFTMAX": "SoftmaxOptions",
+    "CONCATENATION": "ConcatenationOptions", "FULLY_CONNECTED": "FullyConnectedOptions",
+    "ADD": "AddOptions", "MEAN": "ReducerOptions", "RESHAPE": "ReshapeOptions",
+    "SQUEEZE": "SqueezeOptions", "PAD": "PadOptions", "PADV2": "PadV2Options",
+}
+_REQUIRED_OPTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D", "SOFTMAX",
+                     "CONCATENATION")
+
+
+def _options(op, opcode: str = "", label: str = "") -> dict:
     kind = _OPTIONS_NAMES.get(op.BuiltinOptionsType(), "NONE")
     table = op.BuiltinOptions()
+    expected = _EXPECTED_OPTIONS.get(opcode)
+    if expected is not None and (kind != expected or table is None):
+        if opcode in _REQUIRED_OPTIONS:
+            raise ModelError(f"{label}: builtin options are {kind if table is not None else 'missing'}, "
+                             f"{opcode} needs {expected}")
+        return {}
     if kind == "NONE" or table is None or not hasattr(tflite, kind):
         return {}
     obj = getattr(tflite, kind)()
