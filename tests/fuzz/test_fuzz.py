@@ -32,6 +32,9 @@ FOUND = {
                                    "and is never written",
     "internal-error-report-93eaae32616c": "has tensor type type_64",
     "signal-c-part-633b44764991": "int8 tensor 3 'dw_out",
+    "mismatch-c-run-cb32da7edc19": "(DEPTHWISE_CONV_2D #0): builtin options are BitwiseXorOptions, DEPTHWISE_CONV_2D "
+                                   "needs DepthwiseConv2DOptions",
+    "internal-error-report-abd34535cb2a": "graph output #0 tensor 1 'paddings' is a constant tensor",
     "signal-c-part-f0e4cc8cfe6d": "tensor 'input' uses buffer 0, the empty sentinel of activations, but buffer 0 holds data",
 }
 
