@@ -187,6 +187,35 @@ def conv_case(rng, depthwise: bool = False, fast_paths: bool = False):
     return m.build([x], [y])
 
 
+def grouped_conv_case(rng):
+    """CONV_2D with grouped filters (in_c = groups x the filter's depth, out_c a multiple of the
+    groups), random geometry, dilation and quantization."""
+    while True:
+        ih, iw = int(rng.integers(1, 9)), int(rng.integers(1, 9))
+        kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        sh, sw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        dh, dw = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+        same = bool(rng.random() < 0.5)
+        oh, ow = _out_size(ih, kh, sh, dh, same), _out_size(iw, kw, sw, dw, same)
+        if oh >= 1 and ow >= 1:
+            break
+    groups, fic, per_group = int(rng.integers(2, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    ic, oc = groups * fic, groups * per_group
+    in_s, in_zp = _logu(rng, 1e-3, 0.5), _zp(rng)
+    w_s = np.array([_logu(rng, 1e-3, 5e-2) for _ in range(oc)], np.float32)
+    out_s = _acc_out_scale(rng, in_s, float(np.mean(w_s)), kh * kw * fic)
+    m = ModelBuilder()
+    x = m.tensor((1, ih, iw, ic), scale=in_s, zp=in_zp, name="input")
+    w = m.tensor((oc, kh, kw, fic), scale=w_s, zp=np.zeros(oc, int), data=_weights(rng, (oc, kh, kw, fic)), name="filter")
+    bias = m.tensor((oc,), "int32", scale=(np.float32(in_s) * w_s).astype(np.float32), zp=np.zeros(oc, int),
+                    data=rng.integers(-20000, 20000, size=oc).astype(np.int32), name="bias")
+    y = m.tensor((1, oh, ow, oc), scale=out_s, zp=_zp(rng), name="output")
+    m.op("CONV_2D", [x, w, bias], [y], _opts("Conv2DOptionsT", padding=_pad_code(same), strideW=sw, strideH=sh,
+                                             fusedActivationFunction=_act_code(str(rng.choice(ACTIVATIONS))),
+                                             dilationWFactor=dw, dilationHFactor=dh))
+    return m.build([x], [y])
+
+
 def fc_case(rng):
     rows, depth, out = int(rng.integers(1, 4)), int(rng.integers(1, 41)), int(rng.integers(1, 21))
     per_channel = bool(rng.random() < 0.4)
@@ -357,6 +386,7 @@ FAMILIES = {
     "conv": lambda rng: conv_case(rng, depthwise=False),
     "depthwise": lambda rng: conv_case(rng, depthwise=True),
     "conv_fast": lambda rng: conv_case(rng, depthwise=False, fast_paths=True),
+    "conv_grouped": grouped_conv_case,
     "depthwise_fast": lambda rng: conv_case(rng, depthwise=True, fast_paths=True),
     "fully_connected": fc_case,
     "pool": pool_case,
@@ -370,6 +400,12 @@ FAMILIES = {
 }
 
 
+# Each family's rng stream index: the first families in sorted order, later ones appended, so a
+# new family leaves every existing case as it was.
+_ADDED_FAMILIES = ("conv_grouped",)
+_STREAM = {f: k for k, f in enumerate([*sorted(set(FAMILIES) - set(_ADDED_FAMILIES)), *_ADDED_FAMILIES])}
+
+
 def cases(family: str, n: int, seed: int) -> list[bytes]:
-    rng = np.random.default_rng([seed, sorted(FAMILIES).index(family)])
+    rng = np.random.default_rng([seed, _STREAM[family]])
     return [FAMILIES[family](rng) for _ in range(n)]

@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from acdeploy.deploy import codegen, macs, memory_plan, ops
+from acdeploy.deploy.c_engine import run_c
 from acdeploy.deploy.validate import load_graph
+from acdeploy.deploy.vectors import make_vectors
 from conftest import require_tools
 from kernel_cases import FAMILIES, ModelBuilder, _act_code, _opts, cases
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
@@ -157,9 +159,14 @@ def test_concat_with_fused_activation_is_refused_by_every_consumer(tmp_path):
         ops.check_supported(graph, "cat.tflite")
     with pytest.raises(ModelError, match="CONCATENATION #0"):
         codegen.generate(graph, memory_plan.plan_memory(graph))
+    with pytest.raises(ModelError, match="CONCATENATION #0"):  # the test-vector step
+        make_vectors(_concat("RELU"), name="cat.tflite")
+    with pytest.raises(ModelError, match="CONCATENATION #0"):  # eval --engine c
+        run_c(_concat("RELU"), np.zeros((1, 1, 2, 2, 3), np.float32), name="cat.tflite")
     model = tmp_path / "cat.tflite"
     model.write_bytes(_concat("RELU"))
     assert main(["report", str(model)]) == 1
+    assert main(["build", "--target", "host", "--model", str(model), "--out", str(tmp_path / "b")]) == 1
     load_graph(_concat("NONE"))  # and without the activation it passes
     ops.check_supported(load_graph(_concat("NONE")), "cat.tflite")
 
