@@ -117,7 +117,7 @@ def time_shift(x: np.ndarray, rng: np.random.Generator, max_frames: int) -> np.n
 def augment_batch(x: np.ndarray, y_soft: np.ndarray, devices: np.ndarray, cfg, rng: np.random.Generator,
                   profiles: dict | None = None):
     """Apply the augmentations enabled in `cfg` (AugmentConfig) in a fixed order and return
-    (x, y_soft): spectrum correction (with `profiles`, train/spectrum_correction.py), device EQ
+    (x, y_soft): spectrum correction (with `profiles`, data/spectrum_correction.py), device EQ
     (on the reference clips spectrum correction left as they were), gain, time shift (per clip),
     Freq-MixStyle, mixup (mixes the labels too), SpecAugment. Disabled steps draw no random
     numbers and leave the batch unchanged."""

@@ -58,7 +58,7 @@ class FeatureConfig:
 
 @dataclass
 class AugmentConfig:
-    """Training-time augmentations on log-mel batches (train/augment.py), each switchable."""
+    """Training-time augmentations on log-mel batches (data/augment.py), each switchable."""
 
     mixup: bool = field(True, help="mixup: convex combinations of clip pairs and of their soft labels")
     mixup_alpha: float = field(0.3, help="mixup: Beta(alpha, alpha) for the mixing weight")

@@ -6,7 +6,7 @@ those pairs we estimate, per mel band, how device X colours the sound relative t
 "profile"), and during training turn reference-device clips into simulated device-X clips by
 applying that profile.
 
-Units. The features are ln(mel power + log_offset) (train/features.py), so a profile is the
+Units. The features are ln(mel power + log_offset) (data/features.py), so a profile is the
 natural log of a mel-power ratio X / a, and adding it to a clip's log-mel multiplies the clip's mel
 power by exactly that ratio (up to the 1e-6 offset term, far below any real band's power). A
 magnitude ratio r is a power ratio r^2, so "multiply the magnitudes by r" and "add ln(r^2)" are

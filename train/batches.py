@@ -1,7 +1,7 @@
 """The training input pipeline: validation split by location, scalar standardisation, and
 seeded, augmented batches streamed from the memory-mapped feature cache into tf.data.
 
-Augmentation (train/augment.py) runs here, on raw log-mels before standardisation (gain and
+Augmentation (data/augment.py) runs here, on raw log-mels before standardisation (gain and
 device EQ are offsets in the log domain), so the teacher and the student see the same batch.
 Data order and augmentation of epoch e depend only on (seed, e): a resumed run replays exactly
 the batches the uninterrupted run would have seen.

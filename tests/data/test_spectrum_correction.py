@@ -1,4 +1,4 @@
-"""Spectrum correction (train/spectrum_correction.py): profiles against hand computations and the
+"""Spectrum correction (data/spectrum_correction.py): profiles against hand computations and the
 synthetic devices' true responses, apply() on reference clips only, and a real training run."""
 
 from __future__ import annotations
