@@ -3,14 +3,15 @@
     .venv/bin/python benchmarks/bench_determinism.py [--out runs/bench_determinism] [--repeats 2]
         [--set data.clips_per_class=48 ...]
 
-Trains the tiny config's teacher (configs/tiny.yaml, 8 epochs) from scratch several times, each
-run in a fresh process, under each setting:
-  default          train.deterministic=false, oneDNN on (TensorFlow's defaults)
-  op-determinism   train.deterministic=true (acdeploy's default)
-  no-oneDNN        train.deterministic=true and TF_ENABLE_ONEDNN_OPTS=0
+Trains the tiny config's teacher (configs/tiny.yaml) from scratch several times, each run in a
+fresh process, under each setting:
+  tf-defaults      oneDNN on, no op determinism (TensorFlow's own defaults)
+  op-determinism   oneDNN on, train.deterministic=true
+  acdeploy         oneDNN off (acdeploy's default, TF_ENABLE_ONEDNN_OPTS=0), train.deterministic=true
+  no-determinism   oneDNN off, train.deterministic=false
 and each with 1 and 2 threads (OMP_NUM_THREADS, TF_NUM_INTRAOP_THREADS). It prints, per setting,
-how many distinct weight sets the repeats gave (1 = same bytes every time), whether 1 and 2
-threads agree, and the training seconds per epoch; the markdown goes to OUT/determinism.md.
+whether the repeats gave the same weights (same bytes), whether 1 and 2 threads agree, how many
+runs crashed, and the training seconds per epoch; the markdown goes to OUT/determinism.md.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
 SETTINGS = {
-    "default": ({"train.deterministic": "false"}, {}),
-    "op-determinism": ({"train.deterministic": "true"}, {}),
-    "no-oneDNN": ({"train.deterministic": "true"}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "tf-defaults": ({"train.deterministic": "false"}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    "op-determinism": ({"train.deterministic": "true"}, {"TF_ENABLE_ONEDNN_OPTS": "1"}),
+    "acdeploy": ({"train.deterministic": "true"}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    "no-determinism": ({"train.deterministic": "false"}, {"TF_ENABLE_ONEDNN_OPTS": "0"}),
 }
 
 # Run in the child: the trained weights' hash and the epochs' own seconds (history.csv).
@@ -43,10 +45,11 @@ print(h.hexdigest())
 """
 
 
-def _acdeploy(args: list[str], env: dict) -> None:
+def _acdeploy(args: list[str], env: dict) -> int:
     r = subprocess.run([sys.executable, "-m", "acdeploy", *args], capture_output=True, text=True, env=env, cwd=REPO)
     if r.returncode != 0:
-        raise SystemExit(f"acdeploy {' '.join(args)} failed:\n{r.stderr[-3000:]}")
+        print(f"acdeploy {' '.join(args)} failed ({r.returncode}):\n{r.stderr[-1500:]}", file=sys.stderr)
+    return r.returncode
 
 
 def _train(data: Path, out: Path, sets: dict, env_extra: dict, threads: int, extra: list[str]) -> dict:
@@ -55,7 +58,8 @@ def _train(data: Path, out: Path, sets: dict, env_extra: dict, threads: int, ext
     args = ["train", "teacher", "--config", str(TINY), "--data", str(data), "--out", str(out)]
     for kv in [f"{k}={v}" for k, v in sets.items()] + extra:
         args += ["--set", kv]
-    _acdeploy(args, env)
+    if _acdeploy(args, env) != 0:
+        return {"digest": None, "epoch_seconds": None, "accuracy": None}
     digest = subprocess.run([sys.executable, "-c", _DIGEST, str(out)], capture_output=True, text=True, env=env,
                             check=True).stdout.strip()
     rows = (out / "history.csv").read_text().splitlines()
@@ -74,8 +78,9 @@ def main() -> int:
     a = ap.parse_args()
     data = a.out / "data"
     if not (data / "meta.csv").exists():
-        _acdeploy(["data", "synth", str(data), "--config", str(TINY), *[x for kv in a.sets for x in ("--set", kv)]],
-                  dict(os.environ))
+        if _acdeploy(["data", "synth", str(data), "--config", str(TINY), *[x for kv in a.sets for x in ("--set", kv)]],
+                     dict(os.environ)):
+            return 1
     results: dict[str, dict[int, list[dict]]] = {}
     # Interleaved (repeat outermost) so a busy machine slows every setting alike.
     for r in range(a.repeats):
@@ -84,19 +89,25 @@ def main() -> int:
                 run = a.out / f"{name}-t{threads}-r{r}"
                 res = _train(data, run, sets, env_extra, threads, a.sets)
                 results.setdefault(name, {}).setdefault(threads, []).append(res)
-                print(f"{run.name}: {res['digest'][:12]} {res['epoch_seconds']:.2f} s/epoch acc {res['accuracy']:.3f}",
-                      file=sys.stderr)
+                print(f"{run.name}: {res}", file=sys.stderr)
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
              f"{a.repeats} runs per setting and thread count, configs/tiny.yaml teacher"
              + (f" with {' '.join(a.sets)}" if a.sets else "") + ".", "",
-             "| setting | same bytes, 1 thread | same bytes, 2 threads | 1 vs 2 threads | s/epoch, 1 thread | s/epoch, 2 threads |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "| setting | crashed runs | same bytes, 1 thread | same bytes, 2 threads | 1 vs 2 threads "
+             "| s/epoch, 1 thread | s/epoch, 2 threads | accuracy % (1 / 2 threads) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def fmt(values, spec):
+        return format(sum(values) / len(values), spec) if values else "-"
+
     for name, by_t in results.items():
-        same = {t: len({x["digest"] for x in rs}) == 1 for t, rs in by_t.items()}
-        cross = {x["digest"] for x in by_t[1]} == {x["digest"] for x in by_t[2]}
-        sec = {t: sum(x["epoch_seconds"] for x in rs) / len(rs) for t, rs in by_t.items()}
-        lines.append(f"| {name} | {'yes' if same[1] else 'no'} | {'yes' if same[2] else 'no'} | "
-                     f"{'same' if cross else 'differ'} | {sec[1]:.2f} | {sec[2]:.2f} |")
+        ok = {t: [x for x in rs if x["digest"]] for t, rs in by_t.items()}
+        crashed = sum(len(rs) - len(ok[t]) for t, rs in by_t.items())
+        same = {t: ("yes" if len({x["digest"] for x in rs}) == 1 else "no") if len(rs) > 1 else "-" for t, rs in ok.items()}
+        cross = "same" if {x["digest"] for x in ok[1]} == {x["digest"] for x in ok[2]} else "differ"
+        sec = {t: fmt([x["epoch_seconds"] for x in rs], ".2f") for t, rs in ok.items()}
+        acc = {t: fmt([100 * x["accuracy"] for x in rs], ".1f") for t, rs in ok.items()}
+        lines.append(f"| {name} | {crashed} | {same[1]} | {same[2]} | {cross} | {sec[1]} | {sec[2]} | {acc[1]} / {acc[2]} |")
     md = "\n".join(lines) + "\n"
     (a.out / "determinism.md").write_text(md)
     (a.out / "results.json").write_text(json.dumps(results, indent=1))
