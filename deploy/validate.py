@@ -41,6 +41,7 @@ ENV_MAX_ARENA_BYTES = "ACDEPLOY_MAX_ARENA_BYTES"
 # freely, e.g. a 3x3 filter on a 1x1 input) but only up to this small bound.
 SMALL_EXTENT = 64
 MAX_RANK = 4  # the C generator maps every tensor of an op in deploy/ops/ onto NHWC
+INT32_MAX = (1 << 31) - 1
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 _NAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -189,6 +190,8 @@ class _Validator:
                     raise self.fail(op, f"output #{k} refers to tensor {i}, the model has {self.n} tensors")
 
     def structure(self) -> None:
+        if not self.g.operators:
+            raise self.fail(None, "the model has no layers")
         produced: dict[int, Operator] = {}
         for op in self.g.operators:
             for i in op.outputs:
@@ -373,13 +376,21 @@ def _conv(v: _Validator, op: Operator, depthwise: bool = False) -> None:
             raise v.fail(op, f"filter '{_name(w.name)}' has {fic} input channels, the input has {ic}")
     oh, ow = _spatial(v, op, ih, iw, kh, kw, dilated=True)
     v.expect(op, (n, oh, ow, oc))
-    _bias(v, op, b, oc)
+    _bias(v, op, b, oc, kh * kw * (1 if depthwise else fic))
     _requant(v, op, x, w, oc)
 
 
-def _bias(v: _Validator, op: Operator, b: Tensor | None, channels: int) -> None:
+def _bias(v: _Validator, op: Operator, b: Tensor | None, channels: int, taps: int) -> None:
     if b is not None and _numel(b.shape) != channels:
         raise v.fail(op, f"bias '{_name(b.name)}' has shape {_shape(b.shape)}, the layer has {channels} output channels")
+    # TFLM and the C kernels add `taps` products (x - zp) * w, each within 255 * 128 in magnitude,
+    # and the bias in int32: past that range the sum overflows (undefined behaviour in C).
+    worst = 0
+    if b is not None and b.is_constant and b.dtype == "int32":
+        worst = int(np.abs(np.asarray(b.data, np.int64)).max(initial=0))
+    if taps * 255 * 128 + worst > INT32_MAX:
+        what = f"bias '{_name(b.name)}' holds {worst:,} and " if worst else ""
+        raise v.fail(op, f"{what}{taps:,} products per output: the int32 accumulator can overflow")
 
 
 def _requant(v: _Validator, op: Operator, x: Tensor, w: Tensor, channels: int) -> None:
@@ -408,7 +419,7 @@ def _fully_connected(v: _Validator, op: Operator) -> None:
         v.expect(op, (*x.shape[:-1], oc))
     else:
         v.expect(op, (_numel(x.shape) // depth, oc))
-    _bias(v, op, b, oc)
+    _bias(v, op, b, oc, depth)
     _requant(v, op, x, w, oc)
 
 
