@@ -7,10 +7,14 @@ The long coverage-guided run is scripts/fuzz.py (figures in docs/BENCHMARKS.md, 
 
 from __future__ import annotations
 
+import copy
+import re
 from pathlib import Path
 
 import engine
 import harness
+import mutators
+import numpy as np
 import pytest
 from acdeploy.deploy.validate import load_graph
 
@@ -27,14 +31,17 @@ def test_regression_inputs_are_handled_cleanly(path, tmp_path):
 
 # The bugs the fuzzer found, each refused with one line naming the tensor or layer at fault.
 FOUND = {
-    "internal-error-report-e84894961905": "graph output #0 tensor 11 'float_probs' is not written by any layer",
+    "internal-error-report-e84894961905": "m.tflite: the model has no layers",  # and its output is unwritten
     "mismatch-c-run-46370a735277": "input #0 tensor 12 'model/add/add' is neither a graph input nor a constant "
                                    "and is never written",
-    "internal-error-report-93eaae32616c": "has tensor type type_64",
+    "internal-error-report-93eaae32616c": "m.tflite: the model has no layers",  # and a tensor of type 64
     "signal-c-part-633b44764991": "int8 tensor 3 'dw_out",
     "mismatch-c-run-cb32da7edc19": "(DEPTHWISE_CONV_2D #0): builtin options are BitwiseXorOptions, DEPTHWISE_CONV_2D "
                                    "needs DepthwiseConv2DOptions",
     "internal-error-report-abd34535cb2a": "graph output #0 tensor 1 'paddings' is a constant tensor",
+    "internal-error-vectors-55a4425cc85b": "m.tflite: the model has no layers",
+    "c-failure-c-build-run-24f152f42ea3": "bias 'conv_b' holds 2,147,483,647 and 27 products per output: the int32 "
+                                          "accumulator can overflow",
     "signal-c-part-f0e4cc8cfe6d": "tensor 'input' uses buffer 0, the empty sentinel of activations, but buffer 0 holds data",
 }
 
@@ -84,3 +91,27 @@ def test_bounded_fuzz_run_finds_nothing(tmp_path):
 
 
 EXECUTIONS = 15_000
+
+
+def _softmax_seed(fn) -> bytes:
+    m = mutators.decode((engine.SEEDS / "softmax_0.tflite").read_bytes())
+    fn(m.subgraphs[0])
+    return mutators.encode(m)
+
+
+def _unwritten_output(sg) -> None:
+    extra = copy.deepcopy(sg.tensors[1])
+    extra.name = b"orphan"
+    sg.tensors = [*sg.tensors, extra]
+    sg.outputs = np.array([len(sg.tensors) - 1], np.int32)
+
+
+def _type_64(sg) -> None:
+    sg.tensors[0].type = 64
+
+
+@pytest.mark.parametrize("fn,part", [(_unwritten_output, "graph output #0 tensor 2 'orphan' is not written by any layer"),
+                                     (_type_64, "tensor 0 'input' has tensor type type_64")])
+def test_dataflow_and_type_refusals_on_a_model_with_layers(fn, part):
+    with pytest.raises(ModelError, match=re.escape(part)):
+        load_graph(_softmax_seed(fn), name="m.tflite")
