@@ -214,6 +214,9 @@ class _Validator:
                     raise self.fail(op, f"input #{k} {self.tname(i)} is neither a graph input nor a constant "
                                     f"and is {why}")
             written.update(op.outputs)
+        for k, i in enumerate(self.g.inputs):
+            if self.g.tensors[i].is_constant:
+                raise self.fail(None, f"graph input #{k} {self.tname(i)} is a constant tensor")
         for k, i in enumerate(self.g.outputs):
             if self.g.tensors[i].is_constant:
                 raise self.fail(None, f"graph output #{k} {self.tname(i)} is a constant tensor")
