@@ -42,6 +42,8 @@ FOUND = {
     "internal-error-vectors-55a4425cc85b": "m.tflite: the model has no layers",
     "c-failure-c-build-run-24f152f42ea3": "bias 'conv_b' holds 2,147,483,647 and 27 products per output: the int32 "
                                           "accumulator can overflow",
+    "c-failure-c-build-run-6953272a8aef": "graph input #0 tensor 0 'input' is a constant tensor",
+    "c-failure-c-build-run-dab97451d451": "the int32 accumulator can overflow",
     "signal-c-part-f0e4cc8cfe6d": "tensor 'input' uses buffer 0, the empty sentinel of activations, but buffer 0 holds data",
 }
 
