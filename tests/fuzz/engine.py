@@ -65,6 +65,15 @@ def _file_name(f: harness.FuzzFailure, data: bytes) -> str:
     return f"{f.kind}-{stage}-{harness.digest(data)}.tflite"
 
 
+def _ops_of(data: bytes) -> str:
+    from acdeploy.deploy.tflite_reader import read_tflite
+
+    try:
+        return ",".join(sorted({op.opcode for op in read_tflite(data).operators})) or "no-ops"
+    except Exception:  # noqa: BLE001 - a label only
+        return "unreadable"
+
+
 class Fuzzer:
     def __init__(self, workdir: Path, regressions: Path | None = None, batch: int = 12,
                  c_sample: float = 0.05, seed: int = 0, max_c_builds: int | None = None) -> None:
@@ -80,6 +89,8 @@ class Fuzzer:
 
     def _record(self, f: harness.FuzzFailure, data: bytes | None) -> None:
         sig = f.signature
+        if f.kind in ("signal", "hang", "child-error") and data is not None:
+            sig += ":" + _ops_of(data)  # no message to tell such failures apart: use the model's ops
         if sig in self.stats.crashes:
             self.stats.crashes[sig].count += 1
             return
