@@ -94,8 +94,15 @@ def _basic_block(x, filters, stride, name):
     L = _keras().layers
     y = _conv_bn_relu(x, filters, 3, strides=stride, name=f"{name}a_")
     y = _conv_bn_relu(y, filters, 3, relu=False, name=f"{name}b_")
+    if stride != 1:
+        # A strided 1x1 conv only reads every stride-th pixel: pick those pixels with a 1x1 pool,
+        # then a stride-1 1x1 conv computes the same function with the same weights. oneDNN's
+        # backward-weights kernel for strided 1x1 convs with few input channels writes past its
+        # workspace (oneDNN issue 6035): TensorFlow 2.21 crashed training on two threads at
+        # batches of 5, 7, 9 or 13, and the same bug gives wrong gradients on other CPUs.
+        x = L.MaxPooling2D(1, strides=stride, padding="same", name=f"{name}proj_pool")(x)
     if stride != 1 or x.shape[-1] != filters:
-        x = _conv_bn_relu(x, filters, 1, strides=stride, relu=False, name=f"{name}proj_")
+        x = _conv_bn_relu(x, filters, 1, relu=False, name=f"{name}proj_")
     return L.ReLU(name=f"{name}out")(L.Add(name=f"{name}add")([x, y]))
 
 
