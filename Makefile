@@ -17,7 +17,7 @@ lint: setup
 	$(BIN)/ruff check acdeploy data train compress deploy tests benchmarks scripts
 
 test: lint
-	$(BIN)/python -m pytest -q -ra tests
+	$(BIN)/python -m pytest -q -ra --durations=25 tests
 
 test-fast: lint
 	$(BIN)/python -m pytest -q -ra -m "not slow" tests
