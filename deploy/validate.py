@@ -370,7 +370,7 @@ def _conv(v: _Validator, op: Operator, depthwise: bool = False) -> None:
         if w.shape[0] != 1:
             raise v.fail(op, f"filter '{_name(w.name)}' has shape {_shape(w.shape)}, depthwise filters are [1, H, W, C]")
         dm = op.options.get("depth_multiplier", 0)
-        if oc % ic or (dm not in (0, None) and dm * ic != oc):
+        if not isinstance(dm, int) or dm * ic != oc:  # TFLM loops over depth_multiplier, not oc / ic
             raise v.fail(op, f"filter '{_name(w.name)}' has {oc} channels for {ic} input channels "
                          f"and depth_multiplier {dm}")
     else:
