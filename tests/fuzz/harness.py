@@ -147,7 +147,7 @@ def _net(model: bytes, index: int):
     code = generate(g, plan_memory(g), prefix=name, source_name=MODEL_NAME)
     x, y = make_vectors(model, n=C_VECTORS, seed=index, graph=g, name=MODEL_NAME)
     net = Net(name, model, g, code, x, y)
-    if code.float_io:
+    if code.float_io and g.tensor(g.inputs[0]).dtype == "float32" and g.tensor(g.outputs[0]).dtype == "float32":
         q = g.tensor(code.input_tensor).quant
         s, zp = float(q.scale[0]), int(q.zero_point[0])
         rng = np.random.default_rng(index)

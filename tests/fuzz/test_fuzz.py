@@ -44,6 +44,7 @@ FOUND = {
                                           "accumulator can overflow",
     "c-failure-c-build-run-6953272a8aef": "graph input #0 tensor 0 'input' is a constant tensor",
     "c-failure-c-build-run-dab97451d451": "the int32 accumulator can overflow",
+    "mismatch-c-run-ec9ca73e87ba": "filter 'filter' has 6 channels for 6 input channels and depth_multiplier 0",
     "signal-c-part-f0e4cc8cfe6d": "tensor 'input' uses buffer 0, the empty sentinel of activations, but buffer 0 holds data",
 }
 
