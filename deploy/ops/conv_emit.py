@@ -68,7 +68,7 @@ def _filter16(e: cg.Emitter, op: Operator, layer: str, w: Tensor) -> str:
                    f"{layer}: weights pre-extended to int16 pairs for the pointwise DSP core")
 
 
-# Limits of the DSP variants' stack arrays: AC_CONV_MAX_GATHER (kernels/ac_conv_gather.c) and
+# Limits of the variants' stack arrays: AC_CONV_MAX_GATHER (kernels/ac_conv_gather.c) and
 # AC_DW_MAX_TAPS (kernels/ac_depthwise_dsp.c).
 GATHER_MAX_TAPS = 64
 DW_DSP_MAX_TAPS = 64
@@ -111,7 +111,7 @@ def choose_variant(c: ConvLayer, reference: bool = False) -> str:
     if pointwise:
         return "ac_conv2d_1x1_strided_tables"
     if c.in_c == c.filter_in_c and c.filter_in_c * c.k_w < 8 and c.k_h * c.k_w * c.filter_in_c <= GATHER_MAX_TAPS:
-        return "AC_CONV2D_GATHER" + sat.upper()
+        return "ac_conv2d_gather_tables" + sat
     return "ac_conv2d_rows"  # the table would buy nothing: the row-run loop requantises exactly
 
 

@@ -80,14 +80,17 @@ typedef struct {
 void ac_conv2d_ref(const ac_conv_params *p, const int8_t *input, int8_t *output);
 /* Any conv, kernel rows as contiguous runs of offset dot products (DSP SMLAD where available). */
 void ac_conv2d_rows(const ac_conv_params *p, const int8_t *input, int8_t *output);
-/* Any conv with the table (portable). */
-void ac_conv2d_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 /* 1x1, ungrouped, no padding, stride 1 (output pixels = input pixels, adjacent in memory): two
  * pixels x two channels per step; _sat when the clamp is all of int8 (SSAT). */
 void ac_conv2d_1x1_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 void ac_conv2d_1x1_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 /* 1x1, ungrouped, no padding, any stride. */
 void ac_conv2d_1x1_strided_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+/* Ungrouped conv with short kernel rows (filter_in_c * k_w < 8, k_h * k_w * filter_in_c <= 64,
+ * e.g. a stem on a 1-channel spectrogram): each pixel's taps gathered once as int16 (SMLAD pairs
+ * on the DSP core). */
+void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 /* Depthwise reference: any depth multiplier, stride, dilation, padding. */
 void ac_depthwise_ref(const ac_conv_params *p, const int8_t *input, int8_t *output);
 /* Depthwise with the table (portable): any depth multiplier. */
@@ -97,10 +100,6 @@ void ac_depthwise_tables(const ac_conv_table_params *p, const int8_t *input, int
 /* DSP core only. 1x1 stride 1 as ac_conv2d_1x1_tables, weights read pre-extended. */
 void ac_conv2d_1x1_tables_w16(const ac_conv_w16_params *p, const int8_t *input, int8_t *output);
 void ac_conv2d_1x1_tables_w16_sat(const ac_conv_w16_params *p, const int8_t *input, int8_t *output);
-/* Ungrouped conv with short kernel rows (filter_in_c * k_w < 8, k_h * k_w * filter_in_c <= 64,
- * e.g. a stem on a 1-channel spectrogram): each pixel's taps gathered once as int16 pairs. */
-void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
-void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 /* Depthwise, depth multiplier 1, k_h * k_w <= 64: four channels per SMLABB/SMLATT step. */
 void ac_depthwise_tables_dsp(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
@@ -113,15 +112,11 @@ void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *in
 #if AC_USE_DSP
 #define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables_w16((p), (x), (y))
 #define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_w16_sat((p), (x), (y))
-#define AC_CONV2D_GATHER(p, x, y) ac_conv2d_gather_tables((p), (x), (y))
-#define AC_CONV2D_GATHER_SAT(p, x, y) ac_conv2d_gather_tables_sat((p), (x), (y))
 #define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_dsp((p), (x), (y))
 #define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables_dsp_sat((p), (x), (y))
 #else
 #define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables(&(p)->t, (x), (y))
 #define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_sat(&(p)->t, (x), (y))
-#define AC_CONV2D_GATHER(p, x, y) ac_conv2d_tables((p), (x), (y))
-#define AC_CONV2D_GATHER_SAT(p, x, y) ac_conv2d_tables((p), (x), (y))
 #define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables((p), (x), (y))
 #define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables((p), (x), (y))
 #endif

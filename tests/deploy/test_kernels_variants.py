@@ -49,7 +49,7 @@ def test_every_variant_is_chosen_and_named_in_the_call(nets):
     assert sum(used.values()) == len(nets)  # one call per single-op case, each a named variant
     assert set(used) == {
         "ac_conv2d_rows", "ac_conv2d_1x1_tables", "ac_conv2d_1x1_tables_sat", "AC_CONV2D_1X1_W16",
-        "AC_CONV2D_1X1_W16_SAT", "ac_conv2d_1x1_strided_tables", "AC_CONV2D_GATHER", "AC_CONV2D_GATHER_SAT",
+        "AC_CONV2D_1X1_W16_SAT", "ac_conv2d_1x1_strided_tables", "ac_conv2d_gather_tables", "ac_conv2d_gather_tables_sat",
         "ac_depthwise_ref", "ac_depthwise_tables", "AC_DEPTHWISE_DSP", "AC_DEPTHWISE_DSP_SAT"}, used
     for n in nets:
         src = n.code.source
@@ -88,8 +88,8 @@ def _layer(**kw) -> ConvLayer:
     ({"filter16": True, "full_range": True}, "AC_CONV2D_1X1_W16_SAT"),
     ({"stride": (2, 2)}, "ac_conv2d_1x1_strided_tables"),
     ({"table": False}, "ac_conv2d_rows"),
-    ({"k_h": 3, "k_w": 3, "in_c": 1, "filter_in_c": 1}, "AC_CONV2D_GATHER"),
-    ({"k_h": 3, "k_w": 3, "in_c": 2, "filter_in_c": 2, "full_range": True}, "AC_CONV2D_GATHER_SAT"),
+    ({"k_h": 3, "k_w": 3, "in_c": 1, "filter_in_c": 1}, "ac_conv2d_gather_tables"),
+    ({"k_h": 3, "k_w": 3, "in_c": 2, "filter_in_c": 2, "full_range": True}, "ac_conv2d_gather_tables_sat"),
     ({"k_h": 3, "k_w": 3, "in_c": 16, "filter_in_c": 16}, "ac_conv2d_rows"),
     ({"k_h": 3, "k_w": 3, "in_c": 4, "filter_in_c": 2}, "ac_conv2d_rows"),  # grouped
     ({"k_h": 9, "k_w": 9, "in_c": 1, "filter_in_c": 1}, "ac_conv2d_rows"),  # 81 taps: over the gather buffer
