@@ -18,7 +18,7 @@
  * core packed as buf[2g] = (t[4g], t[4g + 2]), buf[2g + 1] = (t[4g + 1], t[4g + 3]) for the full
  * groups of 4 (gather_loop packs the int16 slots into words; the K % 4 left over stay in order),
  * elsewhere in order. */
-AC_INLINE void gather_taps(const ac_conv_geom *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t,
+static void gather_taps(const ac_conv_geom *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t,
                         int32_t pad)
 {
     const int32_t full = AC_USE_DSP ? (p->k_h * p->k_w * p->filter_in_c) & ~3 : 0;
