@@ -1,8 +1,13 @@
-"""The C emitter CONV_2D and DEPTHWISE_CONV_2D share: one `ac_conv_params` struct per layer with
-the requantisation precomputed (per-channel multipliers and shifts, or the fast table), the
-filter as a const array and, for small 1x1 convs, int16 pre-extended weights."""
+"""The C emitter CONV_2D and DEPTHWISE_CONV_2D share. The generator knows each layer's shape,
+its requantisation (the fast table where every channel qualifies, else multipliers and shifts)
+and its clamp, so it chooses the kernel variant here (`choose_variant`) and emits a params struct
+with exactly what that variant reads: nothing is dispatched at run time. Variants that exist only
+on the DSP core are called through ac_kernels.h macros, which name the DSP or the portable
+function by AC_USE_DSP at compile time, so one acnet.c builds with and without DSP."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from acdeploy.deploy import codegen as cg
@@ -18,12 +23,13 @@ def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels:
     return (cg.bias_values(g, op, channels) + input_offset * sums + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
-def _requant_table(e: cg.Emitter, op: Operator, layer: str, mults: list[int], shifts: list[int],
-                   depthwise: bool) -> str:
-    """Rows {bias', multiplier, r, 2^(r-1)} for ac_requant_fast, or NULL when a channel does not
-    meet its preconditions (multiplier >= 2^30, shift <= -2); bias' is the folded bias for conv."""
+def _requant_rows(e: cg.Emitter, op: Operator, mults: list[int], shifts: list[int],
+                  depthwise: bool) -> list[list[int]] | None:
+    """Rows {bias', multiplier, r, 2^(r-1) + (zp << r)} for ac_requant_fast, or None when a channel
+    does not meet its preconditions (multiplier >= 2^30, shift <= -2) or a sum could leave int32;
+    bias' is the folded bias for conv."""
     if not all(m >= 1 << 30 and s <= -2 for m, s in zip(mults, shifts, strict=True)):
-        return "NULL"
+        return None
     g = e.graph
     oc = len(mults)
     bias = (cg.bias_values(g, op, oc) if depthwise
@@ -39,10 +45,9 @@ def _requant_table(e: cg.Emitter, op: Operator, layer: str, mults: list[int], sh
     for b, m, s in zip(bias, mults, shifts, strict=True):
         r = -s - 1
         if worst // 2 + 1 + (1 << (r - 1)) + abs(zp) * (1 << r) >= 1 << 31:
-            return "NULL"
+            return None
         rows.append([int(b), m, r, (1 << (r - 1)) + zp * (1 << r)])
-    return e.array(e.sym(op.index, "requant"), "int32_t", rows,
-                   f"{layer}: per channel {{bias', multiplier, r, 2^(r-1) + (output zero point << r)}}")
+    return rows
 
 
 # 1x1 convs with at most this many input channels get int16 pre-extended weights (flash: 2 extra
@@ -51,11 +56,9 @@ def _requant_table(e: cg.Emitter, op: Operator, layer: str, mults: list[int], sh
 FILTER16_MAX_IN_C = 48
 
 
-def _filter16(e: cg.Emitter, op: Operator, layer: str, w: Tensor, depthwise: bool) -> str:
-    """Weights of each channel pair as int16 lane pairs in SXTB16 order (see ac_kernels.h)."""
-    oc, kh, kw, ic = (int(d) for d in w.shape)
-    if depthwise or kh != 1 or kw != 1 or ic % 4 or ic > FILTER16_MAX_IN_C or oc < 2:
-        return "NULL"
+def _filter16(e: cg.Emitter, op: Operator, layer: str, w: Tensor) -> str:
+    """1x1 weights of each channel pair as int16 lane pairs in SXTB16 order (see ac_kernels.h)."""
+    oc, _, _, ic = (int(d) for d in w.shape)
     rows = w.data.astype(np.int64).reshape(oc, ic)[: oc & ~1].reshape(oc // 2, 2, ic // 4, 4)
     lanes = rows[..., [0, 2, 1, 3]].reshape(oc // 2, 2, ic // 4, 2, 2)  # (pair, row, group, word, lane)
     words = lanes.transpose(0, 2, 1, 3, 4)  # (pair, group, row, word, lane)
@@ -63,6 +66,57 @@ def _filter16(e: cg.Emitter, op: Operator, layer: str, w: Tensor, depthwise: boo
     packed = np.where(packed >= 1 << 31, packed - (1 << 32), packed)
     return e.array(e.sym(op.index, "filter16"), "int32_t", packed.reshape(-1),
                    f"{layer}: weights pre-extended to int16 pairs for the pointwise DSP core")
+
+
+# Limits of the variants' stack arrays: AC_CONV_MAX_GATHER (kernels/ac_conv_gather.c) and
+# AC_DW_MAX_TAPS (kernels/ac_depthwise_dsp.c).
+GATHER_MAX_TAPS = 64
+DW_DSP_MAX_TAPS = 64
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """What the variant choice reads of a conv or depthwise layer."""
+
+    depthwise: bool
+    k_h: int
+    k_w: int
+    in_c: int
+    out_c: int
+    filter_in_c: int
+    stride: tuple[int, int]
+    pads: tuple[int, int]
+    full_range: bool  # the clamp is all of int8
+    table: bool  # the layer has the requantisation table
+    filter16: bool  # 1x1 weights pre-extended to int16 (DSP core)
+
+
+def choose_variant(c: ConvLayer, reference: bool = False) -> str:
+    """The kernel function (or, for variants that exist only on the DSP core, the ac_kernels.h
+    macro that names the DSP or the portable function at compile time) a layer calls."""
+    sat = "_sat" if c.full_range else ""
+    if reference:
+        return "ac_depthwise_ref" if c.depthwise else "ac_conv2d_ref"
+    if c.depthwise:
+        if not c.table:
+            return "ac_depthwise_ref"
+        if c.out_c == c.in_c and c.k_h * c.k_w <= DW_DSP_MAX_TAPS:
+            return "AC_DEPTHWISE_DSP" + sat.upper()
+        return "ac_depthwise_tables"
+    if not c.table:
+        return "ac_conv2d_rows"
+    pointwise = (c.k_h, c.k_w) == (1, 1) and c.in_c == c.filter_in_c and c.pads == (0, 0)
+    if pointwise and c.stride == (1, 1):
+        return "AC_CONV2D_1X1_W16" + sat.upper() if c.filter16 else "ac_conv2d_1x1_tables" + sat
+    if pointwise:
+        return "ac_conv2d_1x1_strided_tables"
+    if c.in_c == c.filter_in_c and c.filter_in_c * c.k_w < 8 and c.k_h * c.k_w * c.filter_in_c <= GATHER_MAX_TAPS:
+        return "ac_conv2d_gather_tables" + sat
+    return "ac_conv2d_rows"  # the table would buy nothing: the row-run loop requantises exactly
+
+
+def _struct_value(fields: dict[str, object]) -> str:
+    return "{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}"
 
 
 def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
@@ -86,30 +140,37 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
     mults, shifts = quant.per_channel_multipliers(cg.scale(x), w.quant.scale, cg.scale(y), oc)
     lo, hi = cg.act_range(op, y)
     layer = f"layer {op.index} {op.opcode} '{op.name}'"
-    # With the requantisation table the kernels read multiplier, shift and the table's bias from
-    # it: the separate arrays would be flash that no path reads (conv keeps the unfolded bias for
-    # sums that include the input offset). The folded bias alone serves 1x1 convs without a table.
-    requant = _requant_table(e, op, layer, mults, shifts, depthwise)
-    table = requant != "NULL"
-    e.conv_kinds.append((table, (lo, hi) == (-128, 127)))
-    fields = {
+    rows = None if e.reference else _requant_rows(e, op, mults, shifts, depthwise)
+    small_1x1 = (not depthwise and (kh, kw) == (1, 1) and ic == fic and ic % 4 == 0
+                 and ic <= FILTER16_MAX_IN_C and oc >= 2)
+    fn = choose_variant(ConvLayer(
+        depthwise=depthwise, k_h=int(kh), k_w=int(kw), in_c=ic, out_c=oc, filter_in_c=int(fic), stride=(sh, sw),
+        pads=(pt, pl), full_range=(lo, hi) == (-128, 127), table=rows is not None, filter16=small_1x1),
+        reference=e.reference)
+    e.variants[op.index] = fn
+    geom = _struct_value({
         "batches": b, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
-        "k_h": kh, "k_w": kw, "filter_in_c": fic, "depth_multiplier": oc // ic if depthwise else 1,
-        "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw, "pad_top": pt, "pad_left": pl,
-        "input_offset": -cg.zp(x), "output_offset": cg.zp(y), "act_min": lo, "act_max": hi,
-        "filter": e.array(e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64),
-                          f"{layer}: filter '{w.name}' {list(w.shape)}"),
-        "bias": "NULL" if depthwise and table else cg.bias_array(e, op, layer, oc),
-        "folded_bias": "NULL" if depthwise or table or (kh, kw) != (1, 1) else e.array(
-            e.sym(op.index, "folded_bias"), "int32_t", _folded_bias(g, op, w, -cg.zp(x), oc),
-            f"{layer}: bias + input offset x sum of the channel's weights"),
-        "multiplier": "NULL" if table else e.array(
-            e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
-        "shift": "NULL" if table else e.array(
-            e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
-        "requant": requant,
-        "filter16": _filter16(e, op, layer, w, depthwise),
-    }
-    p = e.struct("ac_conv_params", e.sym(op.index, "params"), fields, layer)
-    fn = "ac_depthwise_conv2d" if depthwise else "ac_conv2d"
+        "k_h": kh, "k_w": kw, "filter_in_c": fic, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
+        "pad_top": pt, "pad_left": pl, "input_offset": -cg.zp(x), "output_offset": cg.zp(y),
+        "act_min": lo, "act_max": hi})
+    filt = e.array(e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64),
+                   f"{layer}: filter '{w.name}' {list(w.shape)}")
+    if fn in ("ac_conv2d_ref", "ac_conv2d_rows", "ac_depthwise_ref"):
+        # Exact requantisation: bias (zeros when the model has none), multipliers and shifts.
+        ctype, fields = "ac_conv_params", {
+            "g": geom, "filter": filt,
+            "bias": e.array(e.sym(op.index, "bias"), "int32_t", cg.bias_values(g, op, oc),
+                            f"{layer}: bias"),
+            "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
+            "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
+        }
+    else:
+        what = "bias" if depthwise else "bias + input offset x sum of the channel's weights"
+        table = e.array(e.sym(op.index, "requant"), "int32_t", rows,
+                        f"{layer}: per channel {{{what}, multiplier, r, 2^(r-1) + (output zero point << r)}}")
+        ctype, fields = "ac_conv_table_params", {"g": geom, "filter": filt, "requant": table}
+        if fn.startswith("AC_CONV2D_1X1_W16"):
+            ctype, fields = "ac_conv_w16_params", {"t": _struct_value(fields),
+                                                   "filter16": _filter16(e, op, layer, w)}
+    p = e.struct(ctype, e.sym(op.index, "params"), fields, f"{layer}: {fn}")
     e.call(op, f"{fn}(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.outputs[0])});")

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "ac_config.h"
+
 /* Force inlining where a helper takes a constant flag that must specialise the caller's loop. */
 #if defined(__GNUC__)
 #define AC_INLINE static inline __attribute__((always_inline))
@@ -167,14 +169,9 @@ AC_INLINE int8_t ac_chan_out(const ac_chan *ch, int32_t acc, int32_t fast, int32
     return ac_clamp_s8(y + zp, lo, hi);
 }
 
-/* ------------------------------------------------------------------------------------------
- * DSP path selection. AC_USE_DSP is 1 when the ACLE SIMD32/DSP intrinsics are used:
- *  - on cores with __ARM_FEATURE_DSP (Cortex-M4/M7/M33/M55) unless AC_NO_DSP is defined;
- *  - on any host when AC_DSP_EMULATE is defined: the same DSP code then runs with portable
- *    emulations of the intrinsics, so host tests (ASan/UBSan) exercise the DSP loops.
- * ------------------------------------------------------------------------------------------ */
+/* The DSP intrinsics (AC_USE_DSP: ac_config.h): ACLE on the core, or portable emulations on a
+ * host with AC_DSP_EMULATE, so host tests (ASan/UBSan) exercise the DSP loops. */
 #if defined(AC_DSP_EMULATE)
-#define AC_USE_DSP 1
 static inline int32_t ac_sxtab16(int32_t a, int32_t b)
 {
     const uint32_t ua = (uint32_t)a, ub = (uint32_t)b;
@@ -205,8 +202,7 @@ static inline int32_t ac_sxtab16_ror8(int32_t a, int32_t b)
 }
 static inline int32_t ac_sxtb16(int32_t b) { return ac_sxtab16(0, b); }
 static inline int32_t ac_sxtb16_ror8(int32_t b) { return ac_sxtab16_ror8(0, b); }
-#elif defined(__ARM_FEATURE_DSP) && !defined(AC_NO_DSP)
-#define AC_USE_DSP 1
+#elif AC_USE_DSP
 #include <arm_acle.h>
 #define ac_sxtab16(a, b) __sxtab16((a), (b))
 #define ac_smlad(a, b, c) __smlad((a), (b), (c))
@@ -227,22 +223,6 @@ static inline int32_t ac_sxtb16_ror8(int32_t b)
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(b));
     return r;
 }
-#else
-#define AC_USE_DSP 0
-#endif
-
-/* Kernel variants one network needs, declared by the generator in acnet.h (the firmware
- * Makefile compiles kernels/ with -DAC_NET_VARIANTS -include acnet.h): AC_NET_TABLES 1 when
- * every conv and depthwise layer has a requantisation table, AC_NET_FULL_RANGE 1 when every
- * one also clamps to all of int8. The DSP loops for the other cases are then left out of the
- * build (flash: they cannot be dropped by --gc-sections, one dispatcher selects them at run
- * time); a layer outside the declaration would still be exact, through the portable loops.
- * Unset (kernel tests, any other build): every variant. */
-#ifndef AC_NET_TABLES
-#define AC_NET_TABLES 0
-#endif
-#ifndef AC_NET_FULL_RANGE
-#define AC_NET_FULL_RANGE 0
 #endif
 
 #if AC_USE_DSP

@@ -14,45 +14,112 @@
 
 #include <stdint.h>
 
+#include "ac_config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* CONV_2D and DEPTHWISE_CONV_2D (per-channel multipliers). */
+/* CONV_2D and DEPTHWISE_CONV_2D.
+ *
+ * One reference kernel per op (`ac_conv2d_ref`, `ac_depthwise_ref`: plain loops, exact
+ * requantisation, the oracle the other variants are tested against) and optimized variants,
+ * each its own function with a params struct that holds what it reads. The generator
+ * (deploy/ops/conv_emit.py) knows each layer's shape, tables and the clamp and emits the call of
+ * the one variant the layer uses; nothing is chosen at run time and --gc-sections drops the
+ * variants no layer calls. */
+
+/* The geometry every conv variant reads. Depthwise: filter_in_c = 1 and the depth multiplier is
+ * out_c / in_c. SAME padding puts any extra pixel at the bottom/right. */
 typedef struct {
     int32_t batches;
     int32_t in_h, in_w, in_c;
     int32_t out_h, out_w, out_c;
     int32_t k_h, k_w;
-    int32_t filter_in_c;      /* conv: input channels per group (in_c / groups) */
-    int32_t depth_multiplier; /* depthwise only */
+    int32_t filter_in_c; /* input channels per group (in_c / groups); 1 for depthwise */
     int32_t stride_h, stride_w;
     int32_t dil_h, dil_w;
-    int32_t pad_top, pad_left; /* explicit; SAME puts any extra pixel at the bottom/right */
-    int32_t input_offset;      /* -input zero point */
-    int32_t output_offset;     /* output zero point */
+    int32_t pad_top, pad_left;
+    int32_t input_offset;  /* -input zero point */
+    int32_t output_offset; /* output zero point */
     int32_t act_min, act_max;
-    const int8_t *filter;      /* conv [out_c][k_h][k_w][filter_in_c]; depthwise [k_h][k_w][out_c] */
-    const int32_t *bias;       /* [out_c] or NULL (depthwise with `requant`: the rows carry it) */
-    const int32_t *folded_bias; /* 1x1 conv without `requant`, or NULL: [out_c] bias + input_offset *
-                                   (sum of the channel's weights), so the taps need no offset */
-    const int32_t *multiplier; /* [out_c]; NULL with `requant` (row[1]) */
-    const int32_t *shift;      /* [out_c]; NULL with `requant` (-row[2] - 1) */
-    /* NULL, or when every channel meets ac_requant_fast's preconditions (multiplier >= 2^30,
-     * shift <= -2, and the sums below cannot overflow): [out_c][4] {folded_bias (conv) or bias
-     * (depthwise), multiplier, r = -shift - 1, 2^(r - 1) + (output_offset << r)}, one row per
-     * channel so the output stage reads one pointer; (u + row[3]) >> r is the requantised value
-     * plus the output zero point. Every path reads a channel's multiplier and shift (and the
-     * depthwise bias) from here when it is set. */
-    const int32_t *requant;
-    /* NULL, or (1x1 conv, in_c a multiple of 4, set only where the per-output cost is large
-     * against in_c) the weights of each channel pair pre-extended to int16 for the DSP core: per 4
-     * input bytes the words (row 0 bytes 0|2, row 0 bytes 1|3, row 1 bytes 0|2, row 1 bytes 1|3). */
-    const int32_t *filter16;
+} ac_conv_geom;
+
+/* Exact per-channel requantisation (TFLM MultiplyByQuantizedMultiplier): the reference kernels
+ * and ac_conv2d_rows. Filter: conv [out_c][k_h][k_w][filter_in_c], depthwise [k_h][k_w][out_c]. */
+typedef struct {
+    ac_conv_geom g;
+    const int8_t *filter;
+    const int32_t *bias;       /* [out_c] (zeros when the model has no bias) */
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] */
 } ac_conv_params;
 
-void ac_conv2d(const ac_conv_params *p, const int8_t *input, int8_t *output);
-void ac_depthwise_conv2d(const ac_conv_params *p, const int8_t *input, int8_t *output);
+/* The generator's requantisation table: [out_c][4] rows {bias', multiplier, r = -shift - 1,
+ * 2^(r - 1) + (output_offset << r)} for ac_requant_fast, emitted only when every channel meets its
+ * preconditions (multiplier >= 2^30, shift <= -2, sums within int32); (u + row[3]) >> r is the
+ * requantised value plus the output zero point. bias' of the conv variants is the folded bias
+ * (bias + input_offset * sum of the channel's weights: the taps are summed as raw bytes, with taps
+ * outside the image read as the input zero point); the depthwise variants add the input offset
+ * to every tap and bias' is the plain bias. */
+typedef struct {
+    ac_conv_geom g;
+    const int8_t *filter;
+    const int32_t *requant; /* [out_c][4] */
+} ac_conv_table_params;
+
+/* A 1x1 conv with its weights also pre-extended to int16 for the DSP core: per channel pair and
+ * 4 input bytes the words (row 0 bytes 0|2, row 0 bytes 1|3, row 1 bytes 0|2, row 1 bytes 1|3).
+ * in_c is a multiple of 4. */
+typedef struct {
+    ac_conv_table_params t;
+    const int32_t *filter16; /* [out_c / 2][in_c / 4][4] */
+} ac_conv_w16_params;
+
+/* Reference: any conv (stride, dilation, padding, groups). */
+void ac_conv2d_ref(const ac_conv_params *p, const int8_t *input, int8_t *output);
+/* Any conv, kernel rows as contiguous runs of offset dot products (DSP SMLAD where available). */
+void ac_conv2d_rows(const ac_conv_params *p, const int8_t *input, int8_t *output);
+/* 1x1, ungrouped, no padding, stride 1 (output pixels = input pixels, adjacent in memory): two
+ * pixels x two channels per step; _sat when the clamp is all of int8 (SSAT). */
+void ac_conv2d_1x1_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_1x1_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+/* 1x1, ungrouped, no padding, any stride. */
+void ac_conv2d_1x1_strided_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+/* Ungrouped conv with short kernel rows (filter_in_c * k_w < 8, k_h * k_w * filter_in_c <= 64,
+ * e.g. a stem on a 1-channel spectrogram): each pixel's taps gathered once as int16 (SMLAD pairs
+ * on the DSP core). */
+void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+/* Depthwise reference: any depth multiplier, stride, dilation, padding. */
+void ac_depthwise_ref(const ac_conv_params *p, const int8_t *input, int8_t *output);
+/* Depthwise with the table (portable): any depth multiplier. */
+void ac_depthwise_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+
+#if AC_USE_DSP
+/* DSP core only. 1x1 stride 1 as ac_conv2d_1x1_tables, weights read pre-extended. */
+void ac_conv2d_1x1_tables_w16(const ac_conv_w16_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_1x1_tables_w16_sat(const ac_conv_w16_params *p, const int8_t *input, int8_t *output);
+/* Depthwise, depth multiplier 1, k_h * k_w <= 64: four channels per SMLABB/SMLATT step. */
+void ac_depthwise_tables_dsp(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+#endif
+
+/* The variants that exist only on the DSP core, as the generated code names them. The DSP choice
+ * is made here at compile time (AC_USE_DSP: __ARM_FEATURE_DSP unless AC_NO_DSP, or
+ * AC_DSP_EMULATE on a host), not by the generator: one acnet.c builds with and without DSP (the
+ * firmware Makefile's DSP=0|1, the host tests), and each macro names one function either way. */
+#if AC_USE_DSP
+#define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables_w16((p), (x), (y))
+#define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_w16_sat((p), (x), (y))
+#define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_dsp((p), (x), (y))
+#define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables_dsp_sat((p), (x), (y))
+#else
+#define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables(&(p)->t, (x), (y))
+#define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_sat(&(p)->t, (x), (y))
+#define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables((p), (x), (y))
+#define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables((p), (x), (y))
+#endif
 
 /* FULLY_CONNECTED: per-tensor (per_channel = 0: multiplier[0]/shift[0]) or per-channel. */
 typedef struct {

@@ -50,12 +50,14 @@ def tflm_float_outputs(model: bytes, graph: Graph, xs: np.ndarray) -> np.ndarray
     return np.stack(out)
 
 
-def prepare(models: list[bytes], n_vectors: int = 3, seed: int = 0, inputs: list | None = None) -> list[Net]:
+def prepare(models: list[bytes], n_vectors: int = 3, seed: int = 0, inputs: list | None = None,
+            names: list[str] | None = None, reference: bool = False) -> list[Net]:
+    """Generate each model (prefix `names[i]`, default n<i>; reference: the reference kernels)."""
     nets = []
     for i, model in enumerate(models):
         g = read_tflite(model)
-        name = f"n{i}"
-        code = generate(g, plan_memory(g), prefix=name, source_name=f"test case {i}")
+        name = names[i] if names is not None else f"n{i}"
+        code = generate(g, plan_memory(g), prefix=name, source_name=f"test case {i}", reference=reference)
         given = None if inputs is None else inputs[i]
         x, y = make_vectors(model, inputs=given, n=n_vectors, seed=seed + i, graph=g)
         net = Net(name, model, g, code, x, y)
@@ -158,12 +160,15 @@ def write_sources(nets: list[Net], work: Path) -> None:
     (work / "all_nets.c").write_text("".join(f'#include "{n.name}.c"\n' for n in nets))
 
 
-def build_and_run(nets: list[Net], work: Path, dsp_emulate: bool = False,
-                  extra_flags: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Compile main.c + all networks + kernels; return int8 outputs and float-output bit patterns per net."""
+def build_and_run(nets: list[Net], work: Path, dsp_emulate: bool = False, extra_flags: tuple[str, ...] = (),
+                  one_unit: bool = True) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Compile main.c + all networks + kernels; return int8 outputs and float-output bit patterns per net.
+
+    one_unit: the networks as one translation unit (fast); else each its own, linked together."""
     write_sources(nets, work)
     exe = work / ("run_dsp" if dsp_emulate else "run")
-    srcs = ["main.c", "all_nets.c", *sorted(str(p.relative_to(work)) for p in (work / "kernels").glob("*.c"))]
+    units = ["all_nets.c"] if one_unit else [f"{n.name}.c" for n in nets]
+    srcs = ["main.c", *units, *sorted(str(p.relative_to(work)) for p in (work / "kernels").glob("*.c"))]
     flags = [*CFLAGS, *(["-DAC_DSP_EMULATE"] if dsp_emulate else []), *extra_flags]
     cc = subprocess.run(["gcc", *flags, "-I.", *srcs, "-o", exe.name], cwd=work, capture_output=True, text=True)
     if cc.returncode != 0:

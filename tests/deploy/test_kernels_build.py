@@ -53,12 +53,17 @@ def test_build_writes_the_network_contract(models, tmp_path, name):
         assert key in macros, key
     assert "int acnet_invoke(const int8_t *input, int8_t *output);" in header
     assert ("acnet_invoke_float(const float *input, float *output)" in header) == (name == "floatio")
-    assert re.search(r"static int8_t acnet_arena\[ACNET_ARENA_SIZE\] __attribute__\(\(aligned\(16\)\)\)", source)
+    assert "static AC_ALIGN(16) int8_t acnet_arena[ACNET_ARENA_SIZE];" in source
+    # Every arena offset is a macro named after its tensor, and the calls use the macros.
+    offsets = re.findall(r"#define (ACNET_T_\w+) (\d+)", source)
+    assert offsets and len({n for n, _ in offsets}) == len(offsets)
+    assert not re.search(r"acnet_arena \+ \d", source)
+    assert "if (input == NULL || output == NULL) {\n        return ACNET_ERROR_NULL;" in source
     assert re.search(r"static const int8_t acnet_l0\d_filter\[", source)
-    assert re.search(r"/\* layer \d: CONV_2D 'conv_out' \*/\n    ac_conv2d\(", source)
+    assert re.search(r"/\* layer \d: CONV_2D 'conv_out' \*/\n    (ac_conv2d_\w+|AC_CONV2D_\w+)\(&acnet_l\d\d_params", source)
     assert "RESHAPE 'flat': no code, output aliases input" in source
     assert "#define ACNET_NUM_VECTORS 4" in vectors
-    assert (fw / "kernels" / "ac_kernels.h").is_file() and (fw / "kernels" / "ac_conv.c").is_file()
+    assert (fw / "kernels" / "ac_kernels.h").is_file() and (fw / "kernels" / "ac_conv_ref.c").is_file()
     import json
 
     report = json.loads((out / "report.json").read_text())

@@ -5,14 +5,21 @@
 #include "acnet.h"
 #include "kernels/ac_kernels.h"
 
-/* All activations, at offsets planned offline. */
-static int8_t acnet_arena[ACNET_ARENA_SIZE] __attribute__((aligned(16)));
+/* All activations, at offsets planned offline (one macro per tensor). */
+static AC_ALIGN(16) int8_t acnet_arena[ACNET_ARENA_SIZE];
+#define ACNET_T_serving_default_input_1_0 0 /* tensor 0 */
+#define ACNET_T_model_add_add 0 /* tensor 12 */
+#define ACNET_T_model_zero_padding2d_Pad 0 /* tensor 14 */
+#define ACNET_T_model_concatenate_concat 0 /* tensor 17 */
+#define ACNET_T_StatefulPartitionedCall_0 0 /* tensor 20 */
+#define ACNET_T_model_dense_MatMul2 16 /* tensor 19 */
+#define ACNET_T_model_average_pooling2d_AvgPool 512 /* tensor 16 */
+#define ACNET_T_model_global_average_pooling2d_Mean 512 /* tensor 18 */
+#define ACNET_T_model_conv2d_1_Relu_model_conv2d_1_Conv2 800 /* tensor 15 */
+#define ACNET_T_model_depthwise_conv2d_Relu6_model_depth 2048 /* tensor 11 */
+#define ACNET_T_model_max_pooling2d_MaxPool 2048 /* tensor 13 */
+#define ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D 4096 /* tensor 10 */
 
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l00_requant[32] = {
-    -609, 1500751925, 7, -16320, 206, 1433407804, 7, -16320, -145, 1444112768, 7, -16320, -52, 1463991257, 7, -16320,
-    117, 1316621730, 7, -16320, 196, 1485908083, 7, -16320, -87, 1403288264, 7, -16320, 383, 1476187226, 7, -16320
-};
 /* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': filter 'model/conv2d/Conv2D' [8, 3, 3, 3] */
 static const int8_t acnet_l00_filter[216] = {
     0, 0, 0, 0, -81, 68, -98, 0, -93, 0, 0, 75, 0, 114, 0, -82,
@@ -30,45 +37,25 @@ static const int8_t acnet_l00_filter[216] = {
     0, 92, 122, 83, 83, 107, 0, -126, 0, 85, 84, 78, 0, 0, -108, 0,
     -105, -75, -69, 0, 91, -92, -91, 0
 };
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': bias 'arith.constant1' [8] */
+/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': bias */
 static const int32_t acnet_l00_bias[8] = {
     0, 0, 0, 0, 0, 0, 0, 0
 };
-/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D' */
+/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per-channel multipliers */
+static const int32_t acnet_l00_mult[8] = {
+    1500751925, 1433407804, 1444112768, 1463991257, 1316621730, 1485908083, 1403288264, 1476187226
+};
+/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': per-channel shifts */
+static const int32_t acnet_l00_shift[8] = {
+    -8, -8, -8, -8, -8, -8, -8, -8
+};
+/* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': ac_conv2d_rows */
 static const ac_conv_params acnet_l00_params = {
-    .batches = 1,
-    .in_h = 16,
-    .in_w = 16,
-    .in_c = 3,
-    .out_h = 16,
-    .out_w = 16,
-    .out_c = 8,
-    .k_h = 3,
-    .k_w = 3,
-    .filter_in_c = 3,
-    .depth_multiplier = 1,
-    .stride_h = 1,
-    .stride_w = 1,
-    .dil_h = 1,
-    .dil_w = 1,
-    .pad_top = 1,
-    .pad_left = 1,
-    .input_offset = 1,
-    .output_offset = -128,
-    .act_min = -128,
-    .act_max = 127,
+    .g = {.batches = 1, .in_h = 16, .in_w = 16, .in_c = 3, .out_h = 16, .out_w = 16, .out_c = 8, .k_h = 3, .k_w = 3, .filter_in_c = 3, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .input_offset = 1, .output_offset = -128, .act_min = -128, .act_max = 127},
     .filter = acnet_l00_filter,
     .bias = acnet_l00_bias,
-    .folded_bias = NULL,
-    .multiplier = NULL,
-    .shift = NULL,
-    .requant = acnet_l00_requant,
-    .filter16 = NULL,
-};
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l01_requant[32] = {
-    0, 1128407865, 7, -16320, 0, 1134615291, 7, -16320, 0, 1953588372, 8, -32640, 0, 2052389187, 8, -32640,
-    0, 1854332300, 8, -32640, 0, 1087022106, 7, -16320, 0, 1576155556, 8, -32640, 0, 1108799874, 7, -16320
+    .multiplier = acnet_l00_mult,
+    .shift = acnet_l00_shift,
 };
 /* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': filter 'model/depthwise_conv2d/depthwise' [1, 3, 3, 8] */
 static const int8_t acnet_l01_filter[72] = {
@@ -78,36 +65,16 @@ static const int8_t acnet_l01_filter[72] = {
     -117, -89, 91, 31, 48, 40, 33, -90, 34, -58, 1, -53, -127, -29, -81, -77,
     -127, 6, 127, 127, 17, 93, 103, -64
 };
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise' */
-static const ac_conv_params acnet_l01_params = {
-    .batches = 1,
-    .in_h = 16,
-    .in_w = 16,
-    .in_c = 8,
-    .out_h = 16,
-    .out_w = 16,
-    .out_c = 8,
-    .k_h = 3,
-    .k_w = 3,
-    .filter_in_c = 1,
-    .depth_multiplier = 1,
-    .stride_h = 1,
-    .stride_w = 1,
-    .dil_h = 1,
-    .dil_w = 1,
-    .pad_top = 1,
-    .pad_left = 1,
-    .input_offset = 128,
-    .output_offset = -128,
-    .act_min = -128,
-    .act_max = 127,
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel {bias, multiplier, r, 2^(r-1) + (output zero point << r)} */
+static const int32_t acnet_l01_requant[32] = {
+    0, 1128407865, 7, -16320, 0, 1134615291, 7, -16320, 0, 1953588372, 8, -32640, 0, 2052389187, 8, -32640,
+    0, 1854332300, 8, -32640, 0, 1087022106, 7, -16320, 0, 1576155556, 8, -32640, 0, 1108799874, 7, -16320
+};
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': AC_DEPTHWISE_DSP_SAT */
+static const ac_conv_table_params acnet_l01_params = {
+    .g = {.batches = 1, .in_h = 16, .in_w = 16, .in_c = 8, .out_h = 16, .out_w = 16, .out_c = 8, .k_h = 3, .k_w = 3, .filter_in_c = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .input_offset = 128, .output_offset = -128, .act_min = -128, .act_max = 127},
     .filter = acnet_l01_filter,
-    .bias = NULL,
-    .folded_bias = NULL,
-    .multiplier = NULL,
-    .shift = NULL,
     .requant = acnet_l01_requant,
-    .filter16 = NULL,
 };
 /* layer 2 ADD 'model/add/add': input 1 rescaled, for every int8 value (index q + 128) */
 static const int32_t acnet_l02_in1_table[256] = {
@@ -191,13 +158,6 @@ static const ac_pad_params acnet_l04_params = {
     .before = {0, 1, 1, 0},
     .value = -128,
 };
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per channel {bias', multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l05_requant[64] = {
-    -25728, 1945027465, 8, -32640, -21632, 1952972464, 8, -32640, 90752, 1905127672, 8, -32640, 25472, 1940030132, 8, -32640,
-    81920, 1885444930, 8, -32640, 38400, 1926014307, 8, -32640, 74240, 1957797439, 8, -32640, -62592, 1934468023, 8, -32640,
-    -57984, 1942091810, 8, -32640, -1536, 1942273918, 8, -32640, -48640, 1855261940, 8, -32640, -101632, 1960848346, 8, -32640,
-    120320, 1914754118, 8, -32640, -67456, 1927985454, 8, -32640, 117504, 1954819130, 8, -32640, -43136, 1955765880, 8, -32640
-};
 /* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': filter 'model/conv2d_1/Conv2D' [16, 3, 3, 8] */
 static const int8_t acnet_l05_filter[1152] = {
     41, 114, 29, -50, 25, 60, 87, -66, -9, -90, 61, -80, 127, 20, 125, -48,
@@ -273,40 +233,25 @@ static const int8_t acnet_l05_filter[1152] = {
     -70, -81, 67, -95, -30, -96, -84, -98, 116, 69, 76, 45, -101, 79, 74, -63,
     -45, -105, 55, 117, -17, 98, -95, -9, 98, 28, -3, -67, -33, -106, 29, -89
 };
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': bias 'arith.constant' [16] */
+/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': bias */
 static const int32_t acnet_l05_bias[16] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
 };
-/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D' */
+/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per-channel multipliers */
+static const int32_t acnet_l05_mult[16] = {
+    1945027465, 1952972464, 1905127672, 1940030132, 1885444930, 1926014307, 1957797439, 1934468023, 1942091810, 1942273918, 1855261940, 1960848346, 1914754118, 1927985454, 1954819130, 1955765880
+};
+/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': per-channel shifts */
+static const int32_t acnet_l05_shift[16] = {
+    -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9, -9
+};
+/* layer 5 CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D': ac_conv2d_rows */
 static const ac_conv_params acnet_l05_params = {
-    .batches = 1,
-    .in_h = 10,
-    .in_w = 10,
-    .in_c = 8,
-    .out_h = 4,
-    .out_w = 4,
-    .out_c = 16,
-    .k_h = 3,
-    .k_w = 3,
-    .filter_in_c = 8,
-    .depth_multiplier = 1,
-    .stride_h = 2,
-    .stride_w = 2,
-    .dil_h = 1,
-    .dil_w = 1,
-    .pad_top = 0,
-    .pad_left = 0,
-    .input_offset = 128,
-    .output_offset = -128,
-    .act_min = -128,
-    .act_max = 127,
+    .g = {.batches = 1, .in_h = 10, .in_w = 10, .in_c = 8, .out_h = 4, .out_w = 4, .out_c = 16, .k_h = 3, .k_w = 3, .filter_in_c = 8, .stride_h = 2, .stride_w = 2, .dil_h = 1, .dil_w = 1, .pad_top = 0, .pad_left = 0, .input_offset = 128, .output_offset = -128, .act_min = -128, .act_max = 127},
     .filter = acnet_l05_filter,
     .bias = acnet_l05_bias,
-    .folded_bias = NULL,
-    .multiplier = NULL,
-    .shift = NULL,
-    .requant = acnet_l05_requant,
-    .filter16 = NULL,
+    .multiplier = acnet_l05_mult,
+    .shift = acnet_l05_shift,
 };
 /* layer 6 AVERAGE_POOL_2D 'model/average_pooling2d/AvgPool' */
 static const ac_pool_params acnet_l06_params = {
@@ -403,30 +348,33 @@ static const ac_softmax_params acnet_l10_params = {
 
 int acnet_invoke(const int8_t *input, int8_t *output)
 {
-    memcpy(acnet_arena + 0, input, ACNET_INPUT_SIZE);
+    if (input == NULL || output == NULL) {
+        return ACNET_ERROR_NULL;
+    }
+    memcpy(acnet_arena + ACNET_T_serving_default_input_1_0, input, ACNET_INPUT_SIZE);
     /* layer 0: CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D' */
-    ac_conv2d(&acnet_l00_params, acnet_arena + 0, acnet_arena + 4096);
+    ac_conv2d_rows(&acnet_l00_params, acnet_arena + ACNET_T_serving_default_input_1_0, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D);
     /* layer 1: DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise' */
-    ac_depthwise_conv2d(&acnet_l01_params, acnet_arena + 4096, acnet_arena + 2048);
+    AC_DEPTHWISE_DSP_SAT(&acnet_l01_params, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D, acnet_arena + ACNET_T_model_depthwise_conv2d_Relu6_model_depth);
     /* layer 2: ADD 'model/add/add' */
-    ac_add(&acnet_l02_params, acnet_arena + 4096, acnet_arena + 2048, acnet_arena + 0);
+    ac_add(&acnet_l02_params, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D, acnet_arena + ACNET_T_model_depthwise_conv2d_Relu6_model_depth, acnet_arena + ACNET_T_model_add_add);
     /* layer 3: MAX_POOL_2D 'model/max_pooling2d/MaxPool' */
-    ac_max_pool(&acnet_l03_params, acnet_arena + 0, acnet_arena + 2048);
+    ac_max_pool(&acnet_l03_params, acnet_arena + ACNET_T_model_add_add, acnet_arena + ACNET_T_model_max_pooling2d_MaxPool);
     /* layer 4: PAD 'model/zero_padding2d/Pad' */
-    ac_pad(&acnet_l04_params, acnet_arena + 2048, acnet_arena + 0);
+    ac_pad(&acnet_l04_params, acnet_arena + ACNET_T_model_max_pooling2d_MaxPool, acnet_arena + ACNET_T_model_zero_padding2d_Pad);
     /* layer 5: CONV_2D 'model/conv2d_1/Relu;model/conv2d_1/Conv2D' */
-    ac_conv2d(&acnet_l05_params, acnet_arena + 0, acnet_arena + 800);
+    ac_conv2d_rows(&acnet_l05_params, acnet_arena + ACNET_T_model_zero_padding2d_Pad, acnet_arena + ACNET_T_model_conv2d_1_Relu_model_conv2d_1_Conv2);
     /* layer 6: AVERAGE_POOL_2D 'model/average_pooling2d/AvgPool' */
-    ac_avg_pool(&acnet_l06_params, acnet_arena + 800, acnet_arena + 512);
+    ac_avg_pool(&acnet_l06_params, acnet_arena + ACNET_T_model_conv2d_1_Relu_model_conv2d_1_Conv2, acnet_arena + ACNET_T_model_average_pooling2d_AvgPool);
     /* layer 7: CONCATENATION 'model/concatenate/concat' */
-    { const int8_t *const acnet_l07_inputs[2] = {acnet_arena + 800, acnet_arena + 512};
-      ac_concat(&acnet_l07_params, acnet_l07_inputs, acnet_arena + 0); }
+    { const int8_t *const acnet_l07_inputs[2] = {acnet_arena + ACNET_T_model_conv2d_1_Relu_model_conv2d_1_Conv2, acnet_arena + ACNET_T_model_average_pooling2d_AvgPool};
+      ac_concat(&acnet_l07_params, acnet_l07_inputs, acnet_arena + ACNET_T_model_concatenate_concat); }
     /* layer 8: MEAN 'model/global_average_pooling2d/Mean' */
-    ac_mean(&acnet_l08_params, acnet_arena + 0, acnet_arena + 512);
+    ac_mean(&acnet_l08_params, acnet_arena + ACNET_T_model_concatenate_concat, acnet_arena + ACNET_T_model_global_average_pooling2d_Mean);
     /* layer 9: FULLY_CONNECTED 'model/dense/MatMul2' */
-    ac_fully_connected(&acnet_l09_params, acnet_arena + 512, acnet_arena + 16);
+    ac_fully_connected(&acnet_l09_params, acnet_arena + ACNET_T_model_global_average_pooling2d_Mean, acnet_arena + ACNET_T_model_dense_MatMul2);
     /* layer 10: SOFTMAX 'StatefulPartitionedCall:0' */
-    ac_softmax(&acnet_l10_params, acnet_arena + 16, acnet_arena + 0);
-    memcpy(output, acnet_arena + 0, ACNET_OUTPUT_SIZE);
-    return 0;
+    ac_softmax(&acnet_l10_params, acnet_arena + ACNET_T_model_dense_MatMul2, acnet_arena + ACNET_T_StatefulPartitionedCall_0);
+    memcpy(output, acnet_arena + ACNET_T_StatefulPartitionedCall_0, ACNET_OUTPUT_SIZE);
+    return ACNET_OK;
 }

@@ -14,13 +14,11 @@
 #define ACNET_OUTPUT_ZERO_POINT -128
 #define ACNET_FLOAT_IO 0
 
-/* int8 in, int8 out (the int8 core between any QUANTIZE/DEQUANTIZE). Returns 0. */
-int acnet_invoke(const int8_t *input, int8_t *output);
+/* What acnet_invoke returns: ACNET_OK, or ACNET_ERROR_NULL for a NULL input or output. */
+#define ACNET_OK 0
+#define ACNET_ERROR_NULL 1
 
-#ifdef AC_NET_VARIANTS
-/* Kernel variants this network needs (kernels/ac_fixedpoint.h). */
-#define AC_NET_TABLES 1
-#define AC_NET_FULL_RANGE 1
-#endif
+/* int8 in, int8 out (the int8 core between any QUANTIZE/DEQUANTIZE). */
+int acnet_invoke(const int8_t *input, int8_t *output);
 
 #endif /* ACNET_H */

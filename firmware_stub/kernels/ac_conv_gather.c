@@ -1,0 +1,141 @@
+/* CONV_2D int8 for convolutions whose kernel rows are too short for the run-based loop (few
+ * input channels, e.g. a stem conv on a 1-channel spectrogram), from the generator's
+ * requantisation table: each output pixel's taps are gathered once as int16 raw bytes (a tap
+ * outside the image is the input zero point, whose (zp + offset) * w is 0 with the folded bias:
+ * the same sum as skipping it), then every channel pair is a short loop over the gathered taps.
+ * On the DSP core the taps are stored in the lane order SXTB16 gives a weight word (bytes 0, 2
+ * and 1, 3) and the loop is SMLAD; elsewhere they stay in order and the loop is scalar. The
+ * gather buffer is a small stack array.
+ */
+#include "ac_kernels.h"
+
+#include "ac_dot.h"
+#include "ac_fixedpoint.h"
+
+#define AC_CONV_MAX_GATHER 64
+
+/* Kernel taps gathered for the output pixel at (y0, x0): K = k_h * k_w * fic values. On the DSP
+ * core packed as buf[2g] = (t[4g], t[4g + 2]), buf[2g + 1] = (t[4g + 1], t[4g + 3]) for the full
+ * groups of 4 (gather_loop packs the int16 slots into words; the K % 4 left over stay in order),
+ * elsewhere in order. */
+static void gather_taps(const ac_conv_geom *p, const int8_t *in_img, int32_t y0, int32_t x0, int16_t *t,
+                        int32_t pad)
+{
+    const int32_t full = AC_USE_DSP ? (p->k_h * p->k_w * p->filter_in_c) & ~3 : 0;
+    int32_t ky, kx, c, k = 0;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = y0 + ky * p->dil_h;
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = x0 + kx * p->dil_w;
+            const int32_t inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const int8_t *x = inside ? in_img + (iy * p->in_w + ix) * p->in_c : in_img;
+            for (c = 0; c < p->filter_in_c; ++c, ++k) {
+                /* Lane order of a weight word: k = 4g + j goes to slot 4g + {0, 2, 1, 3}[j];
+                 * the K % 4 tail keeps its place (it is summed by a scalar loop). */
+                const int32_t j = k & 3;
+                const int32_t slot = k < full ? (k & ~3) + (j == 1 ? 2 : j == 2 ? 1 : j) : k;
+                t[slot] = (int16_t)(inside ? (int32_t)x[c] : pad);
+            }
+        }
+    }
+}
+
+#if AC_USE_DSP
+/* Two weight rows against the gathered taps: `groups` SMLAD groups of 4, then the tail. */
+AC_INLINE void gather_dot2(const int32_t *buf, const int16_t *t16, const int8_t *w0, const int8_t *w1,
+                           int32_t groups, int32_t taps, int32_t *acc0, int32_t *acc1)
+{
+    const int32_t *const end = buf + 2 * groups;
+    int32_t a0 = 0, a1 = 0, k;
+    for (; buf != end; buf += 2, w0 += 4, w1 += 4) {
+        const int32_t v0 = ac_load4(w0), v1 = ac_load4(w1);
+        const int32_t e = buf[0], d = buf[1];
+        a0 = ac_smlad(e, ac_sxtb16(v0), a0);
+        a0 = ac_smlad(d, ac_sxtb16_ror8(v0), a0);
+        a1 = ac_smlad(e, ac_sxtb16(v1), a1);
+        a1 = ac_smlad(d, ac_sxtb16_ror8(v1), a1);
+    }
+    for (k = 4 * groups; k < taps; ++k) {
+        a0 += t16[k] * w0[k - 4 * groups];
+        a1 += t16[k] * w1[k - 4 * groups];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+#else
+/* Two weight rows against the gathered taps, in order. */
+AC_INLINE void gather_dot2(const int16_t *t16, const int8_t *w0, const int8_t *w1, int32_t taps, int32_t *acc0,
+                           int32_t *acc1)
+{
+    int32_t a0 = 0, a1 = 0, k;
+    for (k = 0; k < taps; ++k) {
+        const int32_t t = t16[k];
+        a0 += t * w0[k];
+        a1 += t * w1[k];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+#endif
+
+/* full: the activation range is all of int8 (SSAT). */
+AC_INLINE void gather_loop(const ac_conv_table_params *params, const int8_t *input, int8_t *output, int32_t full)
+{
+    const ac_conv_table_params local = *params;
+    const ac_conv_geom *p = &local.g;
+    const int32_t taps = p->k_h * p->k_w * p->filter_in_c, out_c = p->out_c;
+    const int32_t lo = p->act_min, hi = p->act_max;
+#if AC_USE_DSP
+    const int32_t groups = taps >> 2;
+    int32_t buf[AC_CONV_MAX_GATHER / 2];
+    int32_t g;
+#endif
+    int16_t t16[AC_CONV_MAX_GATHER];
+    int32_t b, oy, ox, oc;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int8_t *w = local.filter;
+                gather_taps(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, t16,
+                            -p->input_offset);
+#if AC_USE_DSP
+                for (g = 0; g < groups * 2; ++g) {
+                    buf[g] = (int32_t)(((uint32_t)(uint16_t)t16[2 * g + 1] << 16) | (uint16_t)t16[2 * g]);
+                }
+#endif
+                for (oc = 0; oc < out_c; oc += 2) {
+                    /* An odd last channel runs as a pair with itself and is stored once. */
+                    const int32_t two = oc + 1 < out_c;
+                    const int8_t *w0 = w + oc * taps;
+                    const int32_t *q = local.requant + 4 * oc;
+                    int32_t a0, a1;
+#if AC_USE_DSP
+                    gather_dot2(buf, t16, w0, two ? w0 + taps : w0, groups, taps, &a0, &a1);
+#else
+                    gather_dot2(t16, w0, two ? w0 + taps : w0, taps, &a0, &a1);
+#endif
+                    {
+                        const int32_t v0 = ac_requant_fast(a0 + q[0], q[1], q[2], q[3]);
+                        out[oc] = full ? ac_sat8(v0) : ac_clamp_s8(v0, lo, hi);
+                    }
+                    if (two) {
+                        const int32_t v1 = ac_requant_fast(a1 + q[4], q[5], q[6], q[7]);
+                        out[oc + 1] = full ? ac_sat8(v1) : ac_clamp_s8(v1, lo, hi);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
+{
+    gather_loop(p, input, output, 0);
+}
+
+void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
+{
+    gather_loop(p, input, output, 1);
+}
