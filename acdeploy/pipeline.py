@@ -19,11 +19,12 @@ from pathlib import Path
 
 import click
 
+from acdeploy import artifacts
 from acdeploy.config import config_hash, keyed_dict
 from acdeploy.errors import AcDeployError, ConfigError, OverBudget
 from acdeploy.fileio import write_json
 
-STATE_FILE = "pipeline.json"
+STATE_FILE = artifacts.PIPELINE_STATE
 
 
 class StageFailed(AcDeployError):
@@ -51,7 +52,7 @@ class Run:
 
     @property
     def int8_model(self) -> Path:
-        return self.root / "model_int8.tflite"
+        return self.root / artifacts.INT8_MODEL
 
 
 def call(argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> int:
@@ -143,22 +144,22 @@ def _run_report(r: Run) -> None:
 
 STAGES: list[Stage] = [
     Stage("data", "dataset (synthetic unless data.path is set)", ("data",), _run_data,
-          lambda r: [_dataset(r) / "meta.csv"], lambda r: [] if r.cfg.data.path else [r.root / "data"]),
+          lambda r: [_dataset(r) / artifacts.META_CSV], lambda r: [] if r.cfg.data.path else [r.root / "data"]),
     Stage("features", "log-mel features (cached)", ("features",), _run_features, lambda r: []),
     Stage("teacher", "teacher model(s)", ("teacher", "train", "augment"), _run_teachers,
-          lambda r: [t / "model.keras" for t in r.teachers], lambda r: list(r.root.glob("teacher_*"))),
+          lambda r: [t / artifacts.MODEL_KERAS for t in r.teachers], lambda r: list(r.root.glob("teacher_*"))),
     Stage("student", "student with knowledge distillation", ("student", "train", "augment", "distill"), _run_student,
-          lambda r: [r.root / "student" / "model.keras"], lambda r: [r.root / "student"]),
+          lambda r: [r.root / "student" / artifacts.MODEL_KERAS], lambda r: [r.root / "student"]),
     Stage("lth", "lottery-ticket levels", ("lth",), _run_lth,
-          lambda r: [r.root / "lth" / "summary.json"], lambda r: [r.root / "lth"]),
+          lambda r: [r.root / "lth" / artifacts.LTH_SUMMARY], lambda r: [r.root / "lth"]),
     Stage("quantize", "full-integer int8 TFLite", ("quantize",), _run_quantize,
           lambda r: [r.int8_model], lambda r: [r.int8_model]),
     Stage("eval", "host evaluation (engines must agree)", (), _run_eval,
           lambda r: [r.root / "eval" / f"{e}.json" for e in r.cfg.pipeline.engines], lambda r: [r.root / "eval"]),
     Stage("build", "C array, C network, firmware in QEMU", (), _run_build,
-          lambda r: [r.root / "build" / "report.json"], lambda r: [r.root / "build"]),
+          lambda r: [r.root / "build" / artifacts.REPORT_JSON], lambda r: [r.root / "build"]),
     Stage("report", "summary report", (), _run_report,
-          lambda r: [r.root / "report.md"], lambda r: []),
+          lambda r: [r.root / artifacts.REPORT_MD], lambda r: []),
 ]
 STAGE_NAMES = [s.name for s in STAGES]
 

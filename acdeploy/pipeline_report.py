@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from acdeploy import artifacts
 from acdeploy.errors import ModelError
 from acdeploy.fileio import write_text
 from acdeploy.textsafe import md_cell, md_link_target, terminal_text
@@ -64,22 +65,22 @@ def collect(root: Path) -> dict:
     """Everything the summary shows, from the run dir's artifacts (missing stages are left out)."""
     d: dict = {"root": str(root), "models": [], "images": []}
     for t in sorted(root.glob("teacher_*")):
-        m = _json(t / "metrics.json")
+        m = _json(t / artifacts.METRICS_JSON)
         if m:
             d["models"].append((f"teacher ({t.name})", m))
-            d["images"] += [t / "curves.png"]
-    sm = _json(root / "student" / "metrics.json")
+            d["images"] += [t / artifacts.CURVES_PNG]
+    sm = _json(root / "student" / artifacts.METRICS_JSON)
     if sm:
         d["models"].append(("student (dense, KD)", sm))
-        d["images"] += [root / "student" / "curves.png", root / "student" / "confusion.png"]
-    summary = _json(root / "lth" / "summary.json")
+        d["images"] += [root / "student" / artifacts.CURVES_PNG, root / "student" / artifacts.CONFUSION_PNG]
+    summary = _json(root / "lth" / artifacts.LTH_SUMMARY)
     if summary:
         d["lth"] = summary
-        ticket = _json(root / "lth" / "ticket" / "metrics.json")
+        ticket = _json(root / "lth" / artifacts.TICKET_DIR / artifacts.METRICS_JSON)
         if ticket:
             d["models"].append((f"ticket ({summary.get('ticket')})", ticket))
-        d["images"] += [root / "lth" / "lth.png"]
-    q = _json(root / "model_int8.json")
+        d["images"] += [root / "lth" / artifacts.LTH_PLOT]
+    q = _json(artifacts.quant_report(root / artifacts.INT8_MODEL))
     if q:
         d["quantize"] = q
     for e in ("tflm", "c", "litert", "litert-ref"):
@@ -87,11 +88,11 @@ def collect(root: Path) -> dict:
         if m:
             d["models"].append((f"int8 ({e})", m))
             break
-    rep = _json(root / "build" / "report.json")
+    rep = _json(root / "build" / artifacts.REPORT_JSON)
     if rep:
         d["build"] = rep
         d["images"] += sorted((root / "build").glob("*.png"))
-    state = _json(root / "pipeline.json")
+    state = _json(root / artifacts.PIPELINE_STATE)
     if state:
         d["stages"] = {k: v.get("seconds") for k, v in state.get("stages", {}).items()}
     d["images"] = [p for p in d["images"] if p.exists()]
@@ -252,5 +253,5 @@ def _html(blocks: list[Block], title: str) -> str:
 
 def write_report(root: Path) -> None:
     blocks = _blocks(root)
-    write_text(root / "report.md", _markdown(blocks))
-    write_text(root / "report.html", _html(blocks, root.name))
+    write_text(root / artifacts.REPORT_MD, _markdown(blocks))
+    write_text(root / artifacts.REPORT_HTML, _html(blocks, root.name))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from acdeploy.deploy import firmware
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 
 
 def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, name: str = "model"):
@@ -26,11 +26,11 @@ def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, 
     graph = load_graph(model, name=name)
     ops.check_supported(graph, name)  # the same gate as report and build
     net = codegen.generate(graph, plan_memory(graph), source_name=name)
-    fileio.write_text(fw_dir / "acnet.c", net.source)
-    fileio.write_text(fw_dir / "acnet.h", net.header)
+    fileio.write_text(fw_dir / artifacts.ACNET_C, net.source)
+    fileio.write_text(fw_dir / artifacts.ACNET_H, net.header)
     # main.c always carries a self-test; one TFLM vector keeps the host binary honest.
     x, y = vectors.make_vectors(model, n=n_vectors, graph=graph, name=name)
-    fileio.write_text(fw_dir / "test_vectors.h", codegen.test_vectors_header(x, y))
+    fileio.write_text(fw_dir / artifacts.TEST_VECTORS_H, codegen.test_vectors_header(x, y))
     firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / "kernels", fw_dir / "kernels")
     firmware.install_project(fw_dir)
     return graph, net
