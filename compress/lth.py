@@ -47,10 +47,6 @@ def level_name(k: int) -> str:
     return f"level_{k:02d}"
 
 
-def target_density(p: float, k: int) -> float:
-    return (1.0 - p) ** k
-
-
 def size_figures(model, mask: Mask | None = None) -> dict:
     """Parameters as deployed (BN folded), non-zero parameters, and their bytes at int8 weights +
     int32 biases (the DCASE 2021 rule: zeros are free)."""

@@ -100,7 +100,7 @@ def zero_check(keras_kernels: dict[str, np.ndarray], model_bytes: bytes) -> dict
 
 
 def _finetune(qmodel, x_train, y_train, n_classes, teachers, distill_cfg, cfg: QuantizeConfig):
-    """A short QAT fine-tune with H2's Distiller (KD when teachers are given, labels otherwise)."""
+    """A short QAT fine-tune with train/distill.py's Distiller (KD when teachers are given, labels otherwise)."""
     import tf_keras as keras
     from acdeploy.train.distill import Distiller
     from acdeploy.train.trainer import set_determinism

@@ -47,6 +47,15 @@ def _type_ok(value, tp) -> bool:
     return False
 
 
+def _type_name(tp) -> str:
+    """`int`, `int or null`, `list[int]`: the annotation as an error message says it."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    return tp.__name__ if isinstance(tp, type) else str(tp)
+
+
 def _flat(cls, d, source: str, where: str, optional: tuple[str, ...] = ()):
     """A flat dataclass from a JSON object; every field present (those in `optional` may be
     missing) and of its annotated type, else a one-line ModelError naming `where.key`."""
@@ -61,7 +70,7 @@ def _flat(cls, d, source: str, where: str, optional: tuple[str, ...] = ()):
                 continue
             raise ModelError(f"{source}: missing key '{where}.{f.name}'")
         if not _type_ok(v, hints[f.name]):
-            raise ModelError(f"{source}: {where}.{f.name} is {v!r:.60}, not of type {hints[f.name]}")
+            raise ModelError(f"{source}: {where}.{f.name} is {v!r:.60}, not of type {_type_name(hints[f.name])}")
         kw[f.name] = v
     return cls(**kw)
 

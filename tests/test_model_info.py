@@ -1,6 +1,6 @@
 """model_info.json as a typed artifact (acdeploy/model_info.py): round trip, and one-line ModelErrors
-naming the file and the key for hostile or truncated files (they used to surface as KeyError or
-TypeError in whichever stage read the key first)."""
+naming the file and the key for hostile or truncated files (not a KeyError or TypeError in
+whichever stage reads the key first)."""
 
 from __future__ import annotations
 
