@@ -41,7 +41,13 @@ TICKET_JSON = "ticket.json"
 # --- int8 model (acdeploy compress quantize) and the pipeline run dir --------------------------
 INT8_MODEL = "model_int8.tflite"
 PIPELINE_STATE = "pipeline.json"
-REPORT_HTML = "report.html"
+REPORT_HTML = "report.html"  # and REPORT_MD: the run's summary
+RUN_DATA = "data"  # the synthetic dataset, when data.path is not set
+RUN_TEACHER = "teacher_{}"  # .format(i): one model dir per teacher
+RUN_STUDENT = "student"
+RUN_LTH = "lth"
+RUN_EVAL = "eval"  # <engine>.json per host engine
+RUN_BUILD = "build"
 
 # --- build dir (acdeploy build / report --out) -------------------------------------------------
 REPORT_JSON = "report.json"

@@ -137,13 +137,3 @@ class ModelInfo:
     def standardisation(self) -> tuple[float, float]:
         """(mean, std) the training pipeline applied; (0, 1) when the file gives none."""
         return (0.0, 1.0) if self.standardize is None else (self.standardize.mean, self.standardize.std)
-
-    def feature_settings(self, where: str):
-        """The training's FeatureConfig (unknown keys of a newer version dropped), or None."""
-        if not self.feature_config:
-            return None
-        from acdeploy.config import from_dict
-        from acdeploy.data.config import FeatureConfig
-
-        known = {k: v for k, v in self.feature_config.items() if k in FeatureConfig.__dataclass_fields__}
-        return from_dict(FeatureConfig, known, where=where, prefix="features")

@@ -91,10 +91,11 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     data_dir = str(data) if data else (cfg.data.path or _dataset_of(model_dir))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
+    from acdeploy.data.config import trained_features
     from acdeploy.data.featstore import open_features
     from acdeploy.data.features import ensure_features
 
-    feat = info.feature_settings(str(model_dir / md.INFO)) or cfg.features
+    feat = trained_features(info.feature_config, str(model_dir / md.INFO)) or cfg.features
     fs = open_features(ensure_features(data_dir, feat, seconds=cfg.data.seconds))
     train_fs, eval_fs = fs.subset("train"), fs.subset("evaluate")
     if len(train_fs.labels) == 0:

@@ -13,13 +13,14 @@ from acdeploy.model_info import ModelInfo
 
 def model_features(model: Path, data: Path | str | None, cfg, info: ModelInfo | None):
     """The FeatureSet of `data` computed exactly as for the model's training (extracted on a cache miss)."""
+    from acdeploy.data.config import trained_features
     from acdeploy.data.featstore import open_features
     from acdeploy.data.features import ensure_features
 
     data_dir = str(data) if data else (cfg.data.path or (info.dataset if info is not None else None))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    feat_cfg = (info.feature_settings(f"{model} model_info") if info is not None else None) or cfg.features
+    feat_cfg = (trained_features(info.feature_config, f"{model} model_info") if info is not None else None) or cfg.features
     return open_features(ensure_features(data_dir, feat_cfg, seconds=cfg.data.seconds))
 
 
