@@ -116,7 +116,7 @@ class Run:
         info = self.dense_info.with_(
             standardize=Standardize(float(s.std.mean), float(s.std.std)), role="lth", n_train=s.n_train,
             n_val=s.n_val, params=metrics["params"],
-                    lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
+            lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
         with fileio.atomic_dir(dest) as tmp:
             model.save(str(tmp / md.MODEL))
             mask.save(tmp / MASK)
