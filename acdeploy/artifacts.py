@@ -60,6 +60,7 @@ FIRMWARE_DIR = "firmware"  # inside a build dir: everything the firmware compile
 ACNET_C = "acnet.c"
 ACNET_H = "acnet.h"
 ACNET_PROFILED_C = "acnet_profiled.c"
+KERNELS_DIR = "kernels"  # in FIRMWARE_DIR: the C kernels, copied from firmware_stub/kernels/
 TEST_VECTORS_H = "test_vectors.h"
 FIRMWARE_ELF = "firmware.elf"
 HOST_BINARY = "firmware"

@@ -28,7 +28,7 @@ def write_network(ctx) -> NetworkSection:
     fileio.write_text(fw_dir / artifacts.ACNET_C, net.source)
     fileio.write_text(fw_dir / artifacts.ACNET_H, net.header)
     fileio.write_text(fw_dir / artifacts.TEST_VECTORS_H, codegen.test_vectors_header(x, y))
-    firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / "kernels", fw_dir / "kernels")
+    firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / artifacts.KERNELS_DIR, fw_dir / artifacts.KERNELS_DIR)
     return NetworkSection(
         source=f"{firmware.FIRMWARE_DIR}/{artifacts.ACNET_C}", layers=len(ctx.graph.operators),
         arena_bytes=net.arena_bytes, input_size=net.input_size, output_size=net.output_size,
