@@ -1,8 +1,8 @@
 """Typed configuration: dataclasses with a help string per field, one YAML schema for all stages.
 
-Each stage declares its own sections next to its code (`data/config.py`, `train/config.py`,
-`compress/config.py`, `deploy/config.py`) and registers them with `acdeploy.schema`, which only
-assembles them. The same objects feed the CLI overrides, the validation messages and the
+Each stage with settings declares its sections next to its code (`data/config.py`,
+`train/config.py`, `compress/config.py`; deploy takes its settings as command-line flags) and
+registers them with `acdeploy.schema`, which only assembles them. The same objects feed the CLI overrides, the validation messages and the
 `config.yaml` saved with every artifact.
 """
 

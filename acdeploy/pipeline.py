@@ -19,11 +19,12 @@ from pathlib import Path
 
 import click
 
+from acdeploy import artifacts
 from acdeploy.config import config_hash, keyed_dict
 from acdeploy.errors import AcDeployError, ConfigError, OverBudget
 from acdeploy.fileio import write_json
 
-STATE_FILE = "pipeline.json"
+STATE_FILE = artifacts.PIPELINE_STATE
 
 
 class StageFailed(AcDeployError):
@@ -47,11 +48,11 @@ class Run:
 
     @property
     def teachers(self) -> list[Path]:
-        return [self.root / f"teacher_{i}" for i in range(self.cfg.pipeline.teachers)]
+        return [self.root / artifacts.RUN_TEACHER.format(i) for i in range(self.cfg.pipeline.teachers)]
 
     @property
     def int8_model(self) -> Path:
-        return self.root / "model_int8.tflite"
+        return self.root / artifacts.INT8_MODEL
 
 
 def call(argv: list[str], ok_codes: tuple[int, ...] = (0,)) -> int:
@@ -76,7 +77,7 @@ class Stage:
 
 
 def _dataset(r: Run) -> Path:
-    return Path(r.cfg.data.path) if r.cfg.data.path else r.root / "data"
+    return Path(r.cfg.data.path) if r.cfg.data.path else r.root / artifacts.RUN_DATA
 
 
 def _run_data(r: Run) -> None:
@@ -85,7 +86,7 @@ def _run_data(r: Run) -> None:
 
         read_dataset(Path(r.cfg.data.path))  # validates the DCASE layout; errors name the file
         return
-    call(["data", "synth", str(r.root / "data"), *r.args()])
+    call(["data", "synth", str(r.root / artifacts.RUN_DATA), *r.args()])
 
 
 def _run_features(r: Run) -> None:
@@ -104,34 +105,34 @@ def _teacher_flag(r: Run) -> list[str]:
 
 def _run_student(r: Run) -> None:
     kd = _teacher_flag(r) if r.teachers else ["--no-kd"]
-    call(["train", "student", "--data", str(_dataset(r)), "--out", str(r.root / "student"), *kd, *r.args()])
+    call(["train", "student", "--data", str(_dataset(r)), "--out", str(r.root / artifacts.RUN_STUDENT), *kd, *r.args()])
 
 
 def _run_lth(r: Run) -> None:
     controls = [a for c in r.cfg.pipeline.controls for a in ("--control", c)]
-    call(["compress", "lth", "--model", str(r.root / "student"), *_teacher_flag(r), "--data", str(_dataset(r)),
-          "--out", str(r.root / "lth"), *controls, *r.args()])
+    call(["compress", "lth", "--model", str(r.root / artifacts.RUN_STUDENT), *_teacher_flag(r), "--data", str(_dataset(r)),
+          "--out", str(r.root / artifacts.RUN_LTH), *controls, *r.args()])
 
 
 def _run_quantize(r: Run) -> None:
-    call(["compress", "quantize", "--model", str(r.root / "lth" / "ticket"), "--data", str(_dataset(r)),
+    call(["compress", "quantize", "--model", str(r.root / artifacts.RUN_LTH / artifacts.TICKET_DIR), "--data", str(_dataset(r)),
           "--out", str(r.int8_model), *r.args()])
 
 
 def _run_eval(r: Run) -> None:
     for engine in r.cfg.pipeline.engines:
         call(["eval", str(r.int8_model), "--data", str(_dataset(r)), "--engine", engine,
-              "--json", str(r.root / "eval" / f"{engine}.json"), *r.args()])
+              "--json", str(r.root / artifacts.RUN_EVAL / f"{engine}.json"), *r.args()])
     from acdeploy.pipeline_report import check_engines_agree
 
-    check_engines_agree(r.root / "eval", r.cfg.pipeline.engines)
+    check_engines_agree(r.root / artifacts.RUN_EVAL, r.cfg.pipeline.engines)
 
 
 def _run_build(r: Run) -> None:
     budgets = [a for b in r.cfg.pipeline.budgets for a in ("--budget", b)]
     run = ["--run"] if r.cfg.pipeline.run_firmware else []
     code = call(["build", "--target", r.cfg.pipeline.target, "--model", str(r.int8_model), "--data", str(_dataset(r)),
-                 "--out", str(r.root / "build"), *budgets, *run, *r.args()], ok_codes=(0, 3))
+                 "--out", str(r.root / artifacts.RUN_BUILD), *budgets, *run, *r.args()], ok_codes=(0, 3))
     r.over_budget = code == 3
 
 
@@ -143,22 +144,22 @@ def _run_report(r: Run) -> None:
 
 STAGES: list[Stage] = [
     Stage("data", "dataset (synthetic unless data.path is set)", ("data",), _run_data,
-          lambda r: [_dataset(r) / "meta.csv"], lambda r: [] if r.cfg.data.path else [r.root / "data"]),
+          lambda r: [_dataset(r) / artifacts.META_CSV], lambda r: [] if r.cfg.data.path else [r.root / artifacts.RUN_DATA]),
     Stage("features", "log-mel features (cached)", ("features",), _run_features, lambda r: []),
     Stage("teacher", "teacher model(s)", ("teacher", "train", "augment"), _run_teachers,
-          lambda r: [t / "model.keras" for t in r.teachers], lambda r: list(r.root.glob("teacher_*"))),
+          lambda r: [t / artifacts.MODEL_KERAS for t in r.teachers], lambda r: list(r.root.glob(artifacts.RUN_TEACHER.format("*")))),
     Stage("student", "student with knowledge distillation", ("student", "train", "augment", "distill"), _run_student,
-          lambda r: [r.root / "student" / "model.keras"], lambda r: [r.root / "student"]),
+          lambda r: [r.root / artifacts.RUN_STUDENT / artifacts.MODEL_KERAS], lambda r: [r.root / artifacts.RUN_STUDENT]),
     Stage("lth", "lottery-ticket levels", ("lth",), _run_lth,
-          lambda r: [r.root / "lth" / "summary.json"], lambda r: [r.root / "lth"]),
+          lambda r: [r.root / artifacts.RUN_LTH / artifacts.LTH_SUMMARY], lambda r: [r.root / artifacts.RUN_LTH]),
     Stage("quantize", "full-integer int8 TFLite", ("quantize",), _run_quantize,
           lambda r: [r.int8_model], lambda r: [r.int8_model]),
     Stage("eval", "host evaluation (engines must agree)", (), _run_eval,
-          lambda r: [r.root / "eval" / f"{e}.json" for e in r.cfg.pipeline.engines], lambda r: [r.root / "eval"]),
+          lambda r: [r.root / artifacts.RUN_EVAL / f"{e}.json" for e in r.cfg.pipeline.engines], lambda r: [r.root / artifacts.RUN_EVAL]),
     Stage("build", "C array, C network, firmware in QEMU", (), _run_build,
-          lambda r: [r.root / "build" / "report.json"], lambda r: [r.root / "build"]),
+          lambda r: [r.root / artifacts.RUN_BUILD / artifacts.REPORT_JSON], lambda r: [r.root / artifacts.RUN_BUILD]),
     Stage("report", "summary report", (), _run_report,
-          lambda r: [r.root / "report.md"], lambda r: []),
+          lambda r: [r.root / artifacts.REPORT_MD], lambda r: []),
 ]
 STAGE_NAMES = [s.name for s in STAGES]
 
@@ -244,5 +245,5 @@ def run_pipeline(root: Path, config_path: Path | None, sets: tuple[str, ...], cf
 
     print_summary(root, wall_seconds=time.time() - t_all)
     if run.over_budget:
-        raise OverBudget(f"{root / 'build' / 'report.json'}: the model is over a budget (see the verdicts above)")
+        raise OverBudget(f"{root / artifacts.RUN_BUILD / artifacts.REPORT_JSON}: the model is over a budget (see the verdicts above)")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from acdeploy import artifacts
 from acdeploy.errors import ModelError
 from acdeploy.fileio import write_text
 from acdeploy.textsafe import md_cell, md_link_target, terminal_text
@@ -63,35 +64,35 @@ def check_engines_agree(eval_dir: Path, engines: list[str]) -> dict:
 def collect(root: Path) -> dict:
     """Everything the summary shows, from the run dir's artifacts (missing stages are left out)."""
     d: dict = {"root": str(root), "models": [], "images": []}
-    for t in sorted(root.glob("teacher_*")):
-        m = _json(t / "metrics.json")
+    for t in sorted(root.glob(artifacts.RUN_TEACHER.format("*"))):
+        m = _json(t / artifacts.METRICS_JSON)
         if m:
             d["models"].append((f"teacher ({t.name})", m))
-            d["images"] += [t / "curves.png"]
-    sm = _json(root / "student" / "metrics.json")
+            d["images"] += [t / artifacts.CURVES_PNG]
+    sm = _json(root / artifacts.RUN_STUDENT / artifacts.METRICS_JSON)
     if sm:
         d["models"].append(("student (dense, KD)", sm))
-        d["images"] += [root / "student" / "curves.png", root / "student" / "confusion.png"]
-    summary = _json(root / "lth" / "summary.json")
+        d["images"] += [root / artifacts.RUN_STUDENT / artifacts.CURVES_PNG, root / artifacts.RUN_STUDENT / artifacts.CONFUSION_PNG]
+    summary = _json(root / artifacts.RUN_LTH / artifacts.LTH_SUMMARY)
     if summary:
         d["lth"] = summary
-        ticket = _json(root / "lth" / "ticket" / "metrics.json")
+        ticket = _json(root / artifacts.RUN_LTH / artifacts.TICKET_DIR / artifacts.METRICS_JSON)
         if ticket:
             d["models"].append((f"ticket ({summary.get('ticket')})", ticket))
-        d["images"] += [root / "lth" / "lth.png"]
-    q = _json(root / "model_int8.json")
+        d["images"] += [root / artifacts.RUN_LTH / artifacts.LTH_PLOT]
+    q = _json(artifacts.quant_report(root / artifacts.INT8_MODEL))
     if q:
         d["quantize"] = q
     for e in ("tflm", "c", "litert", "litert-ref"):
-        m = _json(root / "eval" / f"{e}.json")
+        m = _json(root / artifacts.RUN_EVAL / f"{e}.json")
         if m:
             d["models"].append((f"int8 ({e})", m))
             break
-    rep = _json(root / "build" / "report.json")
+    rep = _json(root / artifacts.RUN_BUILD / artifacts.REPORT_JSON)
     if rep:
         d["build"] = rep
-        d["images"] += sorted((root / "build").glob("*.png"))
-    state = _json(root / "pipeline.json")
+        d["images"] += sorted((root / artifacts.RUN_BUILD).glob("*.png"))
+    state = _json(root / artifacts.PIPELINE_STATE)
     if state:
         d["stages"] = {k: v.get("seconds") for k, v in state.get("stages", {}).items()}
     d["images"] = [p for p in d["images"] if p.exists()]
@@ -176,7 +177,7 @@ def print_summary(root: Path, wall_seconds: float | None = None) -> None:
         click.echo("")
         click.echo(_table(["deployment", "value"], rows))
     if wall_seconds is not None:
-        click.echo(f"\nrun dir {root} ({wall_seconds:.0f} s this time); report: {root / 'report.md'}")
+        click.echo(f"\nrun dir {root} ({wall_seconds:.0f} s this time); report: {root / artifacts.REPORT_MD}")
 
 
 # The report as blocks, rendered twice: Markdown (every string through md_cell) and HTML
@@ -252,5 +253,5 @@ def _html(blocks: list[Block], title: str) -> str:
 
 def write_report(root: Path) -> None:
     blocks = _blocks(root)
-    write_text(root / "report.md", _markdown(blocks))
-    write_text(root / "report.html", _html(blocks, root.name))
+    write_text(root / artifacts.REPORT_MD, _markdown(blocks))
+    write_text(root / artifacts.REPORT_HTML, _html(blocks, root.name))

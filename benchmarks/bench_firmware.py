@@ -56,7 +56,7 @@ def measure(model_path: Path, out: Path) -> dict:
 
     model = model_path.read_bytes()
     graph = read_tflite(model)
-    report = analyze(graph, model_path, len(model), get_target("cortex-m4"))
+    report = analyze(graph, model_path, len(model), get_target("cortex-m4")).to_dict()
     write_network_project(model, out / "firmware", n_vectors=2)
     layers = report["layers"]
     results = {"model": str(model_path), "totals": report["totals"], "runs": []}

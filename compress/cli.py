@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from acdeploy.compress.branches import BRANCHES
 
+from acdeploy import artifacts
 from acdeploy.cli import config_options, load
 
 
@@ -22,11 +23,12 @@ def _teacher_list(teachers: str | None) -> list[str] | None:
 
 def _dataset_of(model_dir: Path) -> str | None:
     """The dataset a model dir was trained on (model_info.json), the default for --data."""
-    import json
+    from acdeploy.errors import ModelError
+    from acdeploy.model_info import ModelInfo
 
     try:
-        return json.loads((model_dir / "model_info.json").read_text()).get("dataset") or None
-    except (OSError, ValueError):
+        return ModelInfo.read(model_dir / artifacts.MODEL_INFO).dataset or None
+    except ModelError:
         return None
 
 
@@ -53,7 +55,7 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
 
     base = config_path
     if base is None:
-        base = model_dir / "config.yaml"
+        base = model_dir / artifacts.CONFIG_YAML
         if not base.is_file():
             raise ModelError(f"{model_dir}: no config.yaml; not a finished model dir of 'acdeploy train'")
     over = {"lth.levels": levels, "lth.prune_fraction": prune_fraction, "lth.scope": scope,
@@ -63,7 +65,7 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
 
     summary = lth_run(cfg, model_dir, str(data) if data else _dataset_of(model_dir), out, controls)
     click.echo(format_summary(summary))
-    click.echo(f"{out}: summary.json, lth.png" + (f", ticket/ = {summary['ticket']}" if summary["ticket"] else ""))
+    click.echo(f"{out}: {artifacts.LTH_SUMMARY}, {artifacts.LTH_PLOT}" + (f", ticket/ = {summary['ticket']}" if summary["ticket"] else ""))
 
 
 @compress_group.command("quantize")
@@ -89,16 +91,11 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     data_dir = str(data) if data else (cfg.data.path or _dataset_of(model_dir))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    from acdeploy.data.config import FeatureConfig
+    from acdeploy.data.config import trained_features
     from acdeploy.data.featstore import open_features
     from acdeploy.data.features import ensure_features
 
-    from acdeploy.config import from_dict
-
-    feat = cfg.features
-    if info.get("feature_config"):
-        known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
-        feat = from_dict(FeatureConfig, known, where=f"{model_dir / md.INFO}", prefix="features")
+    feat = trained_features(info.feature_config, str(model_dir / md.INFO)) or cfg.features
     fs = open_features(ensure_features(data_dir, feat, seconds=cfg.data.seconds))
     train_fs, eval_fs = fs.subset("train"), fs.subset("evaluate")
     if len(train_fs.labels) == 0:
@@ -112,18 +109,17 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
 
     for d in tdirs:
         tinfo = md.read_info(d)
-        if list(tinfo["classes"]) != list(info["classes"]):
+        if tinfo.classes != info.classes:
             raise ModelError(f"{d}: teacher classes differ from the model's")
         teacher_objs.append(Teacher.for_student(
-            md.load_logits_model(d), (tinfo["standardize"]["mean"], tinfo["standardize"]["std"]),
-            (info["standardize"]["mean"], info["standardize"]["std"]), name=d))
+            md.load_logits_model(d), tinfo.standardisation(), info.standardisation(), name=d))
     report = quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg.quantize, teacher_objs, cfg.distill)
     click.echo(format_report(report))
     if not report["zero_check"]["ok"]:
         click.echo(f"warning: {out}: some pruned weights are non-zero in the int8 model"
                    + (" (plain QAT does not preserve sparsity: use --mode pqat)" if cfg.quantize.mode == "qat" else ""),
                    err=True)
-    print(f"{out}: written with {Path(out).with_suffix('.json').name} and {Path(out).stem}.model_info.json", file=sys.stderr)
+    print(f"{out}: written with {artifacts.quant_report(out).name} and {artifacts.sidecar_info(out).name}", file=sys.stderr)
 
 
 COMMANDS = [compress_group]

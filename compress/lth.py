@@ -25,29 +25,26 @@ from pathlib import Path
 import numpy as np
 from acdeploy.compress.masks import Mask, prune, prune_layerwise
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError, ModelError
+from acdeploy.model_info import ModelInfo, Standardize
 from acdeploy.schema import changed_keys
 
-REWIND = "rewind.npz"
-RUN_CONFIG = "run_config.yaml"
-SUMMARY = "summary.json"
-PLOT = "lth.png"
-TICKET = "ticket"
-TICKET_JSON = "ticket.json"
-MASK = "mask.npz"
-WORK = ".work"
+REWIND = artifacts.REWIND_NPZ
+RUN_CONFIG = artifacts.RUN_CONFIG
+SUMMARY = artifacts.LTH_SUMMARY
+PLOT = artifacts.LTH_PLOT
+TICKET = artifacts.TICKET_DIR
+TICKET_JSON = artifacts.TICKET_JSON
+MASK = artifacts.MASK_NPZ
+WORK = artifacts.LTH_WORK
 # Keys a rerun may change: more levels continue the trunk; controls are independent branches.
 _RESUMABLE = ("lth.levels", "train.verbose")
 
 
 def level_name(k: int) -> str:
     return f"level_{k:02d}"
-
-
-def target_density(p: float, k: int) -> float:
-    return (1.0 - p) ** k
 
 
 def size_figures(model, mask: Mask | None = None) -> dict:
@@ -97,7 +94,7 @@ class Run:
         self.model_dir, self.out = Path(model_dir), Path(out)
         self.lth = self.cfg.lth
         self.epochs = self.cfg.lth.epochs or self.cfg.train.epochs
-        self.dense_info = json.loads((self.model_dir / "model_info.json").read_text())
+        self.dense_info = ModelInfo.read(self.model_dir / artifacts.MODEL_INFO)
         if session.batches is None:
             session.prepare()
 
@@ -116,13 +113,14 @@ class Run:
         metrics = s.evaluate(model)
         metrics.update(size_figures(model, mask))
         metrics.update(extra)
-        info = dict(self.dense_info, standardize=s.std.to_dict(), role="lth", n_train=s.n_train,
-                    n_val=s.n_val, params=metrics["params"],
-                    lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
+        info = self.dense_info.with_(
+            standardize=Standardize(float(s.std.mean), float(s.std.std)), role="lth", n_train=s.n_train,
+            n_val=s.n_val, params=metrics["params"],
+            lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
         with fileio.atomic_dir(dest) as tmp:
             model.save(str(tmp / md.MODEL))
             mask.save(tmp / MASK)
-            fileio.write_json(tmp / md.INFO, info)
+            fileio.write_json(tmp / md.INFO, info.to_dict())
             fileio.write_text(tmp / md.CONFIG, dump_yaml(self.cfg))
             fileio.write_json(tmp / md.METRICS, metrics)
         shutil.rmtree(self.out / WORK / dest.name, ignore_errors=True)

@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 from acdeploy.compress.config import QuantizeConfig
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.errors import DataError
 
 
 def sidecar_paths(out: str | Path) -> tuple[Path, Path]:
     """(`<stem>.json` report, `<stem>.model_info.json`) next to the .tflite."""
     out = Path(out)
-    return out.with_suffix(".json"), out.with_name(out.stem + ".model_info.json")
+    return artifacts.quant_report(out), artifacts.sidecar_info(out)
 
 
 def representative(x, input_shape: Sequence[int], n: int, seed: int, where: str) -> np.ndarray:
@@ -100,7 +100,7 @@ def zero_check(keras_kernels: dict[str, np.ndarray], model_bytes: bytes) -> dict
 
 
 def _finetune(qmodel, x_train, y_train, n_classes, teachers, distill_cfg, cfg: QuantizeConfig):
-    """A short QAT fine-tune with H2's Distiller (KD when teachers are given, labels otherwise)."""
+    """A short QAT fine-tune with train/distill.py's Distiller (KD when teachers are given, labels otherwise)."""
     import tf_keras as keras
     from acdeploy.train.distill import Distiller
     from acdeploy.train.trainer import set_determinism
@@ -143,10 +143,10 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
     model_dir, out = Path(model_dir), Path(out)
     info = read_info(model_dir)
     model = load_logits_model(model_dir)
-    mean, std = float(info["standardize"]["mean"]), float(info["standardize"]["std"])
+    mean, std = info.standardisation()
     shape = tuple(model.input_shape[1:])
-    if list(info["classes"]) != list(train_fs.classes):
-        raise DataError(f"{train_fs.root}: dataset classes {list(train_fs.classes)} differ from the model's {info['classes']}")
+    if info.classes != list(train_fs.classes):
+        raise DataError(f"{train_fs.root}: dataset classes {list(train_fs.classes)} differ from the model's {info.classes}")
     std_x = (np.asarray(train_fs.x, dtype=np.float32) - mean) / std if cfg.mode != "ptq" else None
     rep = (representative(train_fs.x, shape, cfg.representative_samples, cfg.seed, str(model_dir)) - mean) / std
     kernels = tfmot_wrap.kernels(model)
@@ -156,7 +156,7 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
         export = quantize_aware(model, cfg.mode)
         if cfg.finetune_epochs:
             _finetune(export, std_x.reshape((len(std_x),) + shape), np.asarray(train_fs.labels),
-                      len(info["classes"]), teachers, distill_cfg, cfg)
+                      len(info.classes), teachers, distill_cfg, cfg)
     tflite = convert_int8(inference_model(export), rep)
 
     x_eval = ((np.asarray(eval_fs.x, dtype=np.float32) - mean) / std).reshape((len(eval_fs.labels),) + shape)

@@ -122,12 +122,6 @@ def apply_masks(pruned) -> None:
         layer.pruning_obj.weight_mask_op()
 
 
-def reset_steps(pruned) -> None:
-    """Restart every layer's schedule (`pruning_step` persists across fit() calls)."""
-    for layer in wrappers(pruned).values():
-        layer.pruning_step.assign(-1)
-
-
 def strip(pruned):
     """The plain model with masked kernels (always strip before saving or converting)."""
     apply_masks(pruned)

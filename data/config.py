@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from acdeploy.config import field
+from acdeploy.config import field, from_dict
 from acdeploy.schema import register_section
 
 
@@ -97,6 +97,15 @@ class AugmentConfig:
                 raise ValueError(f"{key}: must be >= 0 dB, got {getattr(self, key)}")
         if not 0.0 <= self.spectrum_correction_min_scale <= 1.0:
             raise ValueError(f"spectrum_correction_min_scale: must be in [0, 1], got {self.spectrum_correction_min_scale}")
+
+
+def trained_features(saved: dict | None, where: str) -> FeatureConfig | None:
+    """The FeatureConfig a model was trained with (model_info.json's feature_config; keys this
+    version does not know are dropped), or None when the model carries none."""
+    if not saved:
+        return None
+    known = {k: v for k, v in saved.items() if k in FeatureConfig.__dataclass_fields__}
+    return from_dict(FeatureConfig, known, where=where, prefix="features")
 
 
 register_section("data", DataConfig, "dataset: a DCASE-layout directory or the synthetic one")

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from acdeploy import artifacts
 from acdeploy.errors import DataError
 
-META = "meta.csv"
+META = artifacts.META_CSV
 FOLDS = {"train": "evaluation_setup/fold1_train.csv", "evaluate": "evaluation_setup/fold1_evaluate.csv"}
 TEST_FOLD = "evaluation_setup/fold1_test.csv"
 META_COLUMNS = ("filename", "scene_label", "identifier", "source_label")

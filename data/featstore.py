@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from acdeploy import artifacts
 from acdeploy.errors import DataError
 
-FEATURES = "features.npy"
-INDEX = "index.csv"
-INFO = "info.json"
+FEATURES = artifacts.FEATURES_NPY
+INDEX = artifacts.FEATURES_INDEX
+INFO = artifacts.FEATURES_INFO
 INDEX_COLUMNS = ("filename", "scene_label", "label", "device", "identifier", "split")
 
 

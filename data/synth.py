@@ -38,6 +38,7 @@ import soundfile as sf
 from acdeploy.data.parallel import ordered_map, worker_count
 from tqdm import tqdm
 
+from acdeploy import artifacts
 from acdeploy.errors import DataError
 from acdeploy.fileio import atomic_dir
 
@@ -51,7 +52,7 @@ EXTRA_TRAIN_DEVICES = ("b", "c", "s1", "s2", "s3")
 EVALUATE_SHARE = 0.3  # of each class's files
 EXTRA_TRAIN_SHARE = 0.27  # of the train files: DCASE 2020 fold1 train is ~73 % device a
 SEGMENTS_PER_LOCATION = 3
-STAMP = Path(".acdeploy") / "synth.json"
+STAMP = artifacts.SYNTH_STAMP
 _DEVICE_SEED = 20260  # device chains are "the hardware": the same for every dataset seed
 
 # Per-class background: level dBFS, tilt dB/octave, low/mid/high band emphasis dB (150 Hz,
@@ -420,7 +421,7 @@ def _tables(segments: list[Segment]) -> dict[str, str]:
                 evaluate.append(f"{name}\t{label}")
                 test.append(name)
     return {
-        "meta.csv": "\n".join(meta) + "\n",
+        artifacts.META_CSV: "\n".join(meta) + "\n",
         "evaluation_setup/fold1_train.csv": "\n".join(train) + "\n",
         "evaluation_setup/fold1_evaluate.csv": "\n".join(evaluate) + "\n",
         "evaluation_setup/fold1_test.csv": "\n".join(test) + "\n",

@@ -2,8 +2,10 @@
 
 All steps write into a temp dir that replaces DIR only when every step succeeded, so a failure
 leaves no partial output (an existing DIR stays as it was). Each step is a function of the
-`BuildContext`; a later stage (C network, firmware) adds its step to `STEPS` before `write_report`,
-and may add its own figures to `ctx.report` for the report files.
+`BuildContext` that writes its files and returns its section of the report (or None); `build()`
+starts from the model's figures (`analyze`), adds each step's section, and writes report.json
+and report.md last, from the assembled `Report`. The memory plan is made once and shared by the
+report and the network generator.
 
 The budget verdict comes after the rename: over budget raises OverBudget (exit 3) with the
 numbers, and the build dir is still there.
@@ -12,19 +14,33 @@ numbers, and the build dir is still there.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from acdeploy.deploy import c_array, firmware_step, network_step, report_md
 from acdeploy.deploy.budgets import Budget, resolve_budgets
 from acdeploy.deploy.ir import Graph
+from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory
 from acdeploy.deploy.ops import check_supported, resolver_ops
-from acdeploy.deploy.report import analyze, failed_checks
+from acdeploy.deploy.report import analyze
+from acdeploy.deploy.report_data import Report, Section
 from acdeploy.deploy.targets import Target, get_target
 from acdeploy.deploy.validate import load_graph
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError, OverBudget
+from acdeploy.model_info import ModelInfo
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What the command line adds to a build beyond model, target and budgets."""
+
+    run: bool = False  # cross-compile and run the firmware (QEMU or host)
+    timeout: float | None = None  # seconds before QEMU is stopped; None: firmware.DEFAULT_QEMU_TIMEOUT
+    num_vectors: int = 4  # test vectors embedded in the firmware
+    vector_inputs: np.ndarray | None = None  # real clips for the test vectors, else random int8
 
 
 @dataclass
@@ -34,13 +50,14 @@ class BuildContext:
     graph: Graph
     target: Target
     budgets: list[Budget]
-    info: dict | None  # model_info.json of our pipeline, if beside the model
+    info: ModelInfo | None  # model_info.json of our pipeline, if beside the model
     out: Path  # the temp dir being filled (renamed to the final dir at the end)
-    report: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)  # extra command-line options for later steps
+    plan: MemoryPlan  # the generated network's arena plan (made once per build)
+    analysis: Report  # the model's figures, before any step's section
+    options: BuildOptions
 
 
-def load_model(path: str | Path) -> tuple[bytes, Graph, dict | None]:
+def load_model(path: str | Path) -> tuple[bytes, Graph, ModelInfo | None]:
     """Bytes, IR and model_info of a deployable int8 model; ModelError names what is wrong."""
     from acdeploy.deploy.evaluate import model_info_for
 
@@ -50,51 +67,46 @@ def load_model(path: str | Path) -> tuple[bytes, Graph, dict | None]:
     data = path.read_bytes()
     graph = load_graph(data, name=str(path))
     check_supported(graph, str(path))
-    try:
-        info = model_info_for(path)
-    except ValueError as e:
-        raise ModelError(f"{path}: its model_info.json is not valid JSON ({e})") from None
-    return data, graph, info
+    return data, graph, model_info_for(path)
 
 
 def write_c_array(ctx: BuildContext) -> None:
     name = c_array.c_name(ctx.model_path)
-    fileio.write_text(ctx.out / "model_data.h", c_array.model_data_h(name, len(ctx.model)))
-    fileio.write_text(ctx.out / "model_data.c", c_array.model_data_c(name, ctx.model))
+    fileio.write_text(ctx.out / artifacts.MODEL_DATA_H, c_array.model_data_h(name, len(ctx.model)))
+    fileio.write_text(ctx.out / artifacts.MODEL_DATA_C, c_array.model_data_c(name, ctx.model))
 
 
 def write_settings(ctx: BuildContext) -> None:
-    fileio.write_text(ctx.out / "model_settings.h", c_array.model_settings_h(
+    fileio.write_text(ctx.out / artifacts.MODEL_SETTINGS_H, c_array.model_settings_h(
         ctx.graph, c_array.c_name(ctx.model_path), resolver_ops(ctx.graph),
-        ctx.report["totals"]["arena_bytes"], ctx.info))
+        ctx.analysis.totals.arena_bytes, ctx.info))
 
 
-def write_report(ctx: BuildContext) -> None:
-    report_md.write_outputs(ctx.report, ctx.out)
-
-
-Step = Callable[[BuildContext], None]
+Step = Callable[[BuildContext], Section | None]
 # The firmware project goes in every build dir; its --run step needs the generated network first.
 STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, network_step.write_network,
-                     firmware_step.run_step,
-                     write_report, firmware_step.markdown_step]
+                     firmware_step.run_step]
 
 
 def build(model_path: str | Path, target_name: str, out: str | Path, budget_names=(),
-          steps: list[Step] | None = None, options: dict | None = None) -> dict:
+          steps: list[Step] | None = None, options: BuildOptions | None = None) -> Report:
     """Run every step into a temp dir, rename it to `out`, then check the budgets. Returns the report."""
     target = get_target(target_name)  # unknown target: fail before reading anything
     budgets = resolve_budgets(list(budget_names), target)
     model_path = Path(model_path)
     data, graph, info = load_model(model_path)
     out = Path(out)
+    plan = plan_memory(graph)
+    report = analyze(graph, model_path, len(data), target, budgets, info, plan=plan)
     with fileio.atomic_dir(out) as tmp:
-        ctx = BuildContext(model_path=model_path, model=data, graph=graph, target=target,
-                           budgets=budgets, info=info, out=tmp, options=dict(options or {}))
-        ctx.report = analyze(graph, model_path, len(data), target, budgets, info)
+        ctx = BuildContext(model_path=model_path, model=data, graph=graph, target=target, budgets=budgets,
+                           info=info, out=tmp, plan=plan, analysis=report, options=options or BuildOptions())
         for step in steps if steps is not None else STEPS:
-            step(ctx)
-    over = failed_checks(ctx.report)
+            section = step(ctx)
+            if section is not None:
+                report = section.add_to(report)
+        report_md.write_outputs(report, tmp)
+    over = report.failed_checks()
     if over:
-        raise OverBudget(f"{out / 'report.json'}: over budget: {'; '.join(over)}")
-    return ctx.report
+        raise OverBudget(f"{out / artifacts.REPORT_JSON}: over budget: {'; '.join(over)}")
+    return report

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from acdeploy.deploy import firmware
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 
 
 def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, name: str = "model"):
@@ -26,12 +26,12 @@ def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, 
     graph = load_graph(model, name=name)
     ops.check_supported(graph, name)  # the same gate as report and build
     net = codegen.generate(graph, plan_memory(graph), source_name=name)
-    fileio.write_text(fw_dir / "acnet.c", net.source)
-    fileio.write_text(fw_dir / "acnet.h", net.header)
+    fileio.write_text(fw_dir / artifacts.ACNET_C, net.source)
+    fileio.write_text(fw_dir / artifacts.ACNET_H, net.header)
     # main.c always carries a self-test; one TFLM vector keeps the host binary honest.
     x, y = vectors.make_vectors(model, n=n_vectors, graph=graph, name=name)
-    fileio.write_text(fw_dir / "test_vectors.h", codegen.test_vectors_header(x, y))
-    firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / "kernels", fw_dir / "kernels")
+    fileio.write_text(fw_dir / artifacts.TEST_VECTORS_H, codegen.test_vectors_header(x, y))
+    firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / artifacts.KERNELS_DIR, fw_dir / artifacts.KERNELS_DIR)
     firmware.install_project(fw_dir)
     return graph, net
 
@@ -43,7 +43,7 @@ def _scale_zp(tensor) -> tuple[float, int]:
 def run_c(model: bytes, x: np.ndarray, name: str = "model") -> np.ndarray:
     """Float outputs of the generated C network for float features x [N, ...] (ENGINES signature)."""
     with fileio.scratch_dir("acdeploy-c-engine-") as tmp:
-        graph, net = write_network_project(model, tmp / "firmware", name=name)
+        graph, net = write_network_project(model, tmp / artifacts.FIRMWARE_DIR, name=name)
         s_in, zp_in = _scale_zp(graph.tensor(net.input_tensor))
         s_out, zp_out = _scale_zp(graph.tensor(net.output_tensor))
         xf = np.asarray(x, dtype=np.float32).reshape(len(x), -1)

@@ -30,13 +30,13 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
     from acdeploy.deploy import report_md
     from acdeploy.deploy.budgets import resolve_budgets
     from acdeploy.deploy.build import load_model
-    from acdeploy.deploy.report import analyze, failed_checks
+    from acdeploy.deploy.report import analyze
     from acdeploy.deploy.targets import get_target
 
     from acdeploy import fileio
     from acdeploy.errors import OverBudget
 
-    load(config_path, sets)
+    load(config_path, sets)  # a bad --config or --set fails here as on every command; no section of it changes a report
     tgt = get_target(target) if target else None
     chosen = resolve_budgets(list(budgets), tgt)
     data, graph, info = load_model(model)
@@ -45,9 +45,9 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
         with fileio.atomic_dir(out_dir) as tmp:
             report_md.write_outputs(rep, tmp)
     if json_path is not None:
-        fileio.write_json(json_path, rep)
+        fileio.write_json(json_path, rep.to_dict())
     click.echo(report_md.dcase_block(rep) if fmt == "dcase" else report_md.terminal(rep))
-    over = failed_checks(rep)
+    over = rep.failed_checks()
     if over:
         raise OverBudget(f"{model}: over budget: {'; '.join(over)}")
 
@@ -74,30 +74,30 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
 def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, config_path, sets):
     """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
     Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
-    from acdeploy.deploy.build import build
+    from acdeploy.deploy.build import BuildOptions, build
     from acdeploy.deploy.firmware_step import check_passed
-    from acdeploy.deploy.firmware_step import markdown as firmware_md
-    from acdeploy.deploy.report_md import terminal
+    from acdeploy.deploy.report_md import firmware_markdown, terminal
 
     from acdeploy.errors import OverBudget
 
     cfg = load(config_path, sets)
     out_dir = out_dir or Path("build") / target
-    options = {"run": run, "timeout": timeout, "num_vectors": num_vectors}
+    vectors = None
     if data is not None:
         from acdeploy.deploy.build import load_model
         from acdeploy.deploy.dataset_inputs import model_features, vector_inputs
 
         _, graph, info = load_model(model)
-        options["vector_inputs"] = vector_inputs(graph, model_features(model, data, cfg, info), info, num_vectors)
+        vectors = vector_inputs(graph, model_features(model, data, cfg, info), info, num_vectors)
+    options = BuildOptions(run=run, timeout=timeout, num_vectors=num_vectors, vector_inputs=vectors)
     try:
         rep = build(model, target, out_dir, budgets, options=options)
     except OverBudget:
         click.echo(f"wrote {out_dir}", err=True)
         raise
     click.echo(terminal(rep))
-    if "firmware" in rep:
-        click.echo(firmware_md(rep["firmware"]))
+    if rep.firmware is not None:
+        click.echo(firmware_markdown(rep.firmware))
         check_passed(rep, out_dir)
     click.echo(f"wrote {out_dir}", err=True)
 

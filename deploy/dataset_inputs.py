@@ -8,27 +8,23 @@ from pathlib import Path
 import numpy as np
 
 from acdeploy.errors import ConfigError, DataError
+from acdeploy.model_info import ModelInfo
 
 
-def model_features(model: Path, data: Path | str | None, cfg, info: dict | None):
+def model_features(model: Path, data: Path | str | None, cfg, info: ModelInfo | None):
     """The FeatureSet of `data` computed exactly as for the model's training (extracted on a cache miss)."""
-    from acdeploy.data.config import FeatureConfig
+    from acdeploy.data.config import trained_features
     from acdeploy.data.featstore import open_features
     from acdeploy.data.features import ensure_features
 
-    from acdeploy.config import from_dict
-
-    data_dir = str(data) if data else (cfg.data.path or (info or {}).get("dataset"))
+    data_dir = str(data) if data else (cfg.data.path or (info.dataset if info is not None else None))
     if not data_dir:
         raise ConfigError("no dataset: give --data DATASET (or data.path in the config)")
-    feat_cfg = cfg.features
-    if info and info.get("feature_config"):
-        known = {k: v for k, v in info["feature_config"].items() if k in FeatureConfig.__dataclass_fields__}
-        feat_cfg = from_dict(FeatureConfig, known, where=f"{model} model_info", prefix="features")
+    feat_cfg = (trained_features(info.feature_config, f"{model} model_info") if info is not None else None) or cfg.features
     return open_features(ensure_features(data_dir, feat_cfg, seconds=cfg.data.seconds))
 
 
-def vector_inputs(graph, features, info: dict | None, n: int) -> np.ndarray:
+def vector_inputs(graph, features, info: ModelInfo | None, n: int) -> np.ndarray:
     """`n` evaluate-split clips (one per class, in class order) standardised and quantized as the
     model's input tensor expects: int8 for an int8 model, float for a float-input one."""
     from acdeploy.deploy.evaluate import standardisation

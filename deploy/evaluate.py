@@ -8,12 +8,12 @@ functions in `ENGINES` (name -> run(model_bytes, x_float) -> float probabilities
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from acdeploy import artifacts
 from acdeploy.errors import DataError, ModelError
 from acdeploy.interpreters import (
     as_probabilities,
@@ -24,6 +24,7 @@ from acdeploy.interpreters import (
     quantize_input,
     run_litert,
 )
+from acdeploy.model_info import ModelInfo
 
 TFLITE_MAGIC = b"TFL3"
 TFLM_ARENA_BYTES = 4 * 1024 * 1024
@@ -46,24 +47,19 @@ def read_model(path: str | Path) -> bytes:
     return data
 
 
-def model_info_for(tflite_path: str | Path) -> dict | None:
-    """The model_info.json that travels with a .tflite: `<stem>.model_info.json`, else `model_info.json` beside it."""
+def model_info_for(tflite_path: str | Path) -> ModelInfo | None:
+    """The model_info.json that travels with a .tflite: `<stem>.model_info.json`, else `model_info.json`
+    beside it; None when there is neither (any int8 model deploys without one)."""
     p = Path(tflite_path)
-    for cand in (p.with_name(p.stem + ".model_info.json"), p.with_name("model_info.json")):
+    for cand in (artifacts.sidecar_info(p), p.with_name(artifacts.MODEL_INFO)):
         if cand.is_file():
-            return json.loads(cand.read_text())
+            return ModelInfo.read(cand)
     return None
 
 
-def standardisation(info: dict | None) -> tuple[float, float]:
+def standardisation(info: ModelInfo | None) -> tuple[float, float]:
     """(mean, std) the training pipeline applied to the log-mels; (0, 1) without model info."""
-    if not info:
-        return 0.0, 1.0
-    block = info.get("standardize") or {}
-    mean, std = block.get("mean"), block.get("std")
-    if mean is None or std is None:
-        return 0.0, 1.0
-    return float(mean), float(std)
+    return (0.0, 1.0) if info is None else info.standardisation()
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -115,7 +111,7 @@ def predict(model: bytes, x: np.ndarray, engine: str = "litert", name: str = "mo
     return as_probabilities(ENGINES[engine](model, np.asarray(x, dtype=np.float32), name=name))
 
 
-def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: dict | None = None) -> dict:
+def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: ModelInfo | None = None) -> dict:
     """DCASE metrics of a .tflite on a FeatureSet (already restricted to the split)."""
     from acdeploy.metrics import dcase_metrics
 
@@ -124,8 +120,8 @@ def evaluate(tflite_path: str | Path, features, engine: str = "litert", info: di
     check_int8(model, name)
     info = info if info is not None else model_info_for(tflite_path)
     mean, std = standardisation(info)
-    if info and list(info.get("classes", features.classes)) != list(features.classes):
-        raise DataError(f"{name}: model classes {info['classes']} differ from the dataset's {list(features.classes)}")
+    if info is not None and info.classes is not None and info.classes != list(features.classes):
+        raise DataError(f"{name}: model classes {info.classes} differ from the dataset's {list(features.classes)}")
     if len(features.labels) == 0:
         raise DataError(f"{features.root}: the selected split has no clips")
     x = (np.asarray(features.x, dtype=np.float32) - mean) / std

@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 from acdeploy.deploy.targets import TARGETS, Target, get_target, machine_for
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError, ToolchainError
 
 DEBIAN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
-FIRMWARE_DIR = "firmware"  # inside a build dir: everything the firmware compiles
+FIRMWARE_DIR = artifacts.FIRMWARE_DIR
 STUB_FILES = ("main.c", "Makefile", "board")
 DEFAULT_QEMU_TIMEOUT = 120.0
 
@@ -101,7 +101,7 @@ def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None
     else:
         _which("gcc", "gcc make")
     _which("make", f"make {DEBIAN_PACKAGES}" if t.cross else "gcc make")
-    for need in ("acnet.c", "acnet.h", "test_vectors.h", "Makefile"):
+    for need in (artifacts.ACNET_C, artifacts.ACNET_H, artifacts.TEST_VECTORS_H, "Makefile"):
         if not (fw / need).is_file():
             raise ModelError(f"{fw / need} is missing: run `acdeploy build` to generate the firmware project")
     out = f"build/{_variant(t, dsp)}" + ("-san" if sanitize else "") + ("-profile" if profile else "")
@@ -114,10 +114,10 @@ def build_firmware(build_dir: str | Path, target: str | Target, dsp: bool | None
         cmd.append("PROFILE=1")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        log = _save_log(fw / out / "build.log", proc.stdout + proc.stderr)
+        log = _save_log(fw / out / artifacts.BUILD_LOG, proc.stdout + proc.stderr)
         raise ToolchainError(f"firmware build for {t.name} failed: {_first_error(proc.stderr + proc.stdout)} "
                              f"(full log: {log})")
-    return fw / out / ("firmware.elf" if t.cross else "firmware")
+    return fw / out / (artifacts.FIRMWARE_ELF if t.cross else artifacts.HOST_BINARY)
 
 
 def _save_log(path: Path, text: str | bytes | None) -> Path:
@@ -187,7 +187,7 @@ def qemu_command(elf: str | Path, machine: str) -> list[str]:
 def run_qemu(elf: str | Path, machine: str, timeout: float = DEFAULT_QEMU_TIMEOUT) -> FirmwareRun:
     """Run firmware.elf on a QEMU machine; semihosting carries the output and the exit status."""
     _which("qemu-system-arm")
-    log = Path(elf).parent / "run.log"
+    log = Path(elf).parent / artifacts.RUN_LOG
     try:
         proc = subprocess.run(qemu_command(elf, machine), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -205,7 +205,7 @@ def run_qemu(elf: str | Path, machine: str, timeout: float = DEFAULT_QEMU_TIMEOU
 def run_host(build_dir: str | Path, sanitize: bool = False, timeout: float = DEFAULT_QEMU_TIMEOUT) -> FirmwareRun:
     """Build and run the host binary on the test vectors (same main.c and network as the firmware)."""
     exe = build_firmware(build_dir, "host", sanitize=sanitize)
-    log = exe.parent / "run.log"
+    log = exe.parent / artifacts.RUN_LOG
     try:
         proc = subprocess.run([str(exe)], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as e:
@@ -222,7 +222,7 @@ def run_host(build_dir: str | Path, sanitize: bool = False, timeout: float = DEF
 def run_host_network(build_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
     """Outputs of the generated C network (host build) for int8 inputs [n, ...] -> int8 [n, out]."""
     exe = build_firmware(build_dir, "host")
-    sizes = _header_sizes(firmware_dir(build_dir) / "acnet.h")
+    sizes = _header_sizes(firmware_dir(build_dir) / artifacts.ACNET_H)
     x = np.ascontiguousarray(inputs, dtype=np.int8).reshape(len(inputs), -1)
     if x.shape[1] != sizes["ACNET_INPUT_SIZE"]:
         raise ModelError(f"inputs have {x.shape[1]} values per example; the generated network "
@@ -230,7 +230,7 @@ def run_host_network(build_dir: str | Path, inputs: np.ndarray) -> np.ndarray:
     proc = subprocess.run([str(exe), "--stream"], input=x.tobytes(), capture_output=True)
     n_out = sizes["ACNET_OUTPUT_SIZE"]
     if proc.returncode != 0 or len(proc.stdout) != len(x) * n_out:
-        log = _save_log(exe.parent / "stream.log", proc.stderr)
+        log = _save_log(exe.parent / artifacts.STREAM_LOG, proc.stderr)
         raise ToolchainError(f"the host build of the network failed in --stream mode (exit {proc.returncode}, "
                              f"{len(proc.stdout)} of {len(x) * n_out} bytes out; its stderr: {log})")
     return np.frombuffer(proc.stdout, dtype=np.int8).reshape(len(x), n_out).copy()
@@ -274,7 +274,7 @@ def profile_layers(build_dir: str | Path, target: str | Target, dsp: bool | None
     if t.qemu_machine is None:
         raise ToolchainError(f"{t.name}: no QEMU machine to profile on")
     fw = firmware_dir(build_dir)
-    fileio.write_text(fw / "acnet_profiled.c", profiled_source((fw / "acnet.c").read_text()))
+    fileio.write_text(fw / artifacts.ACNET_PROFILED_C, profiled_source((fw / artifacts.ACNET_C).read_text()))
     run = run_qemu(build_firmware(build_dir, t, dsp=dsp, profile=True), t.qemu_machine, timeout=timeout)
     layers = [int(m) for m in re.findall(r"^LAYER \d+ instructions=(\d+)", run.log, re.M)]
     return run, layers

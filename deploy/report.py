@@ -1,4 +1,4 @@
-"""The size / parameter / MAC / RAM report of an int8 .tflite, as one JSON-ready dict.
+"""The size / parameter / MAC / RAM report of an int8 .tflite, as a `Report` (deploy/report_data.py).
 
 What counts as a parameter: the constant weights and biases of CONV_2D, DEPTHWISE_CONV_2D and
 FULLY_CONNECTED (the inputs their OpDef names in `param_inputs`), at their stored width. Shape, axis and padding constants and the
@@ -23,8 +23,11 @@ from acdeploy.deploy import budgets as budgets_mod
 from acdeploy.deploy import ops
 from acdeploy.deploy.ir import Graph, Operator, Tensor
 from acdeploy.deploy.macs import nessi_macs, vela_macs
-from acdeploy.deploy.memory_plan import plan_memory, tflm_arena
+from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory, tflm_arena
+from acdeploy.deploy.report_data import LayerRow, ModelFile, Report, TargetInfo, TensorIO, Totals
 from acdeploy.deploy.targets import Target
+
+from acdeploy.model_info import ModelInfo
 
 KiB = 1024
 TFLM_CORE_BYTES = 16 * KiB
@@ -56,17 +59,19 @@ NOTES = {
 }
 
 
-def _io(t: Tensor) -> dict:
+def _io(t: Tensor) -> TensorIO:
     q = t.quant
-    return {"name": t.name, "shape": list(t.shape), "dtype": t.dtype,
-            "scale": float(q.scale[0]) if q is not None else None,
-            "zero_point": int(q.zero_point[0]) if q is not None else None}
+    return TensorIO(name=t.name, shape=list(t.shape), dtype=t.dtype,
+                    scale=float(q.scale[0]) if q is not None else None,
+                    zero_point=int(q.zero_point[0]) if q is not None else None)
 
 
-def input_seconds(info: dict | None) -> float | None:
+def input_seconds(info: ModelInfo | None) -> float | None:
     """Audio seconds one inference covers, from our pipeline's model_info.json (None if unknown)."""
+    if info is None or info.feature_config is None or info.input_shape is None:
+        return None
     try:
-        fc, shape = info["feature_config"], info["input_shape"]
+        fc, shape = info.feature_config, info.input_shape
         frames = max(int(d) for d in shape[:2] if int(d) != int(fc["n_mels"])) if len(set(shape[:2])) > 1 else int(shape[1])
         return frames * float(fc["hop_length"]) / float(fc["sample_rate"])
     except (KeyError, TypeError, ValueError, IndexError):
@@ -91,21 +96,21 @@ def _per_channel(opcode: str) -> bool:
     return d is not None and d.per_channel
 
 
-def layer_rows(graph: Graph) -> list[dict]:
+def layer_rows(graph: Graph) -> list[LayerRow]:
     vm, nm = vela_macs(graph), nessi_macs(graph)
     rows = []
     for op, macs, nmacs in zip(graph.operators, vm, nm, strict=True):
         params = [graph.tensor(i) for i in _param_inputs(op)]
         params = [t for t in params if t.is_constant]
         out = graph.tensor(op.outputs[0])
-        rows.append({
-            "index": op.index, "name": op.name, "op": op.opcode, "output_shape": list(out.shape),
-            "params": sum(t.data.size for t in params),
-            "nonzero_params": sum(int(np.count_nonzero(t.data)) for t in params),
-            "param_bytes": sum(t.nbytes for t in params),
-            "nonzero_param_bytes": sum(int(np.count_nonzero(t.data)) * t.data.itemsize for t in params),
-            "macs": macs, "nessi_macs": nmacs, "activation_bytes": out.nbytes,
-        })
+        rows.append(LayerRow(
+            index=op.index, name=op.name, op=op.opcode, output_shape=list(out.shape),
+            params=int(sum(t.data.size for t in params)),
+            nonzero_params=sum(int(np.count_nonzero(t.data)) for t in params),
+            param_bytes=int(sum(t.nbytes for t in params)),
+            nonzero_param_bytes=sum(int(np.count_nonzero(t.data)) * t.data.itemsize for t in params),
+            macs=macs, nessi_macs=nmacs, activation_bytes=out.nbytes,
+        ))
     return rows
 
 
@@ -115,50 +120,45 @@ def _constant_bytes(graph: Graph) -> int:
 
 
 def analyze(graph: Graph, model_path: str | Path, model_size: int, target: Target | None = None,
-            budgets: list[budgets_mod.Budget] | None = None, info: dict | None = None) -> dict:
-    """Everything the report shows; `budgets` verdicts included (the caller decides the exit code)."""
+            budgets: list[budgets_mod.Budget] | None = None, info: ModelInfo | None = None,
+            plan: MemoryPlan | None = None) -> Report:
+    """Everything the report shows; `budgets` verdicts included (the caller decides the exit code).
+    `plan` is the generated network's memory plan when the caller has made it already."""
     rows = layer_rows(graph)
-    plan = plan_memory(graph)
+    plan = plan if plan is not None else plan_memory(graph)
     tflm = tflm_arena(graph)
     kernels = {op.opcode for op in graph.operators}
     channels = sum(graph.tensor(op.outputs[0]).shape[-1] for op in graph.operators if _per_channel(op.opcode))
-    macs = sum(r["macs"] for r in rows)
+    macs = sum(r.macs for r in rows)
     seconds = input_seconds(info)
-    totals = {
-        "params": sum(r["params"] for r in rows),
-        "nonzero_params": sum(r["nonzero_params"] for r in rows),
-        "param_bytes": sum(r["param_bytes"] for r in rows),
-        "nonzero_param_bytes": sum(r["nonzero_param_bytes"] for r in rows),
-        "macs": macs,
-        "nessi_macs": sum(r["nessi_macs"] for r in rows),
-        "macs_per_second": int(math.ceil(macs / seconds)) if seconds and seconds > 1 else macs,
-        "input_seconds": round(seconds, 3) if seconds else None,
-        "arena_bytes": tflm.total,
-        "tflm_arena_head_bytes": tflm.head,
-        "tflm_arena_tail_bytes": tflm.tail,
-        "c_arena_bytes": plan.arena_bytes,
-        "activation_peak_bytes": _peak_live_bytes(graph, plan.lifetimes),
-        "model_bytes": model_size,
-        "flash_bytes": model_size + TFLM_CORE_BYTES + TFLM_KERNEL_BYTES * len(kernels),
-        "c_flash_bytes": (_constant_bytes(graph) + REQUANT_BYTES_PER_CHANNEL * channels + C_RUNTIME_BYTES
-                          + C_KERNEL_BYTES * len(kernels) + C_CALL_BYTES * len(graph.operators)),
-        "layers": len(rows),
-    }
-    report = {
-        "model": {"path": str(model_path), "bytes": model_size, "description": graph.description},
-        "target": None if target is None else {
-            "name": target.name, "board": target.board, "flash_bytes": target.flash_bytes,
-            "ram_bytes": target.ram_bytes},
-        "inputs": [_io(graph.tensor(i)) for i in graph.inputs],
-        "outputs": [_io(graph.tensor(i)) for i in graph.outputs],
-        "totals": totals,
-        "layers": rows,
-        "budgets": [budgets_mod.evaluate(b, totals) for b in (budgets or [])],
-        "notes": NOTES,
-    }
-    return report
-
-
-def failed_checks(report: dict) -> list[str]:
-    return [f"{b['name']}: {c['name']} {c['value']:,} > {c['limit']:,}"
-            for b in report["budgets"] for c in b["checks"] if not c["ok"]]
+    totals = Totals(
+        params=sum(r.params for r in rows),
+        nonzero_params=sum(r.nonzero_params for r in rows),
+        param_bytes=sum(r.param_bytes for r in rows),
+        nonzero_param_bytes=sum(r.nonzero_param_bytes for r in rows),
+        macs=macs,
+        nessi_macs=sum(r.nessi_macs for r in rows),
+        macs_per_second=int(math.ceil(macs / seconds)) if seconds and seconds > 1 else macs,
+        input_seconds=round(seconds, 3) if seconds else None,
+        arena_bytes=tflm.total,
+        tflm_arena_head_bytes=tflm.head,
+        tflm_arena_tail_bytes=tflm.tail,
+        c_arena_bytes=plan.arena_bytes,
+        activation_peak_bytes=_peak_live_bytes(graph, plan.lifetimes),
+        model_bytes=model_size,
+        flash_bytes=model_size + TFLM_CORE_BYTES + TFLM_KERNEL_BYTES * len(kernels),
+        c_flash_bytes=(_constant_bytes(graph) + REQUANT_BYTES_PER_CHANNEL * channels + C_RUNTIME_BYTES
+                       + C_KERNEL_BYTES * len(kernels) + C_CALL_BYTES * len(graph.operators)),
+        layers=len(rows),
+    )
+    return Report(
+        model=ModelFile(path=str(model_path), bytes=model_size, description=graph.description),
+        target=None if target is None else TargetInfo(
+            name=target.name, board=target.board, flash_bytes=target.flash_bytes, ram_bytes=target.ram_bytes),
+        inputs=[_io(graph.tensor(i)) for i in graph.inputs],
+        outputs=[_io(graph.tensor(i)) for i in graph.outputs],
+        totals=totals,
+        layers=rows,
+        budgets=[budgets_mod.evaluate(b, totals.to_dict()) for b in (budgets or [])],
+        notes=dict(NOTES),
+    )

@@ -1,11 +1,13 @@
-"""Render a report dict (deploy/report.py) as a terminal table, Markdown, a bar chart PNG and the
-DCASE submission complexity block."""
+"""Render a `Report` (deploy/report_data.py) as a terminal table, Markdown (with the firmware
+section when the build ran it), a bar chart PNG and the DCASE submission complexity block."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from acdeploy import fileio
+from acdeploy.deploy.report_data import FirmwareResult, Report
+
+from acdeploy import artifacts, fileio
 from acdeploy.textsafe import md_cell, terminal_text
 
 LAYER_COLUMNS = (  # (header, key)
@@ -21,7 +23,7 @@ TOTAL_ROWS = (  # (label, key)
     ("activation peak (live tensors)", "activation_peak_bytes"), ("model file", "model_bytes"),
     ("flash, TFLM path (estimate)", "flash_bytes"), ("flash, generated C (estimate)", "c_flash_bytes"),
 )
-CHART = "report_layers.png"
+CHART = artifacts.REPORT_CHART
 
 
 def _cell(v) -> str:
@@ -44,50 +46,50 @@ def _grid(headers: list[str], rows: list[list[str]]) -> list[str]:
     return [fmt.format(*headers), fmt.format(*("-" * w for w in widths))] + [fmt.format(*r) for r in rows]
 
 
-def _layer_cells(report: dict) -> list[list[str]]:
-    return [[terminal_text(_short(r[k])) if k == "name" else _cell(r[k]) for _, k in LAYER_COLUMNS]
-            for r in report["layers"]]
+def _layer_cells(report: Report) -> list[list[str]]:
+    return [[terminal_text(_short(r.name)) if k == "name" else _cell(getattr(r, k)) for _, k in LAYER_COLUMNS]
+            for r in report.layers]
 
 
-def _budget_lines(report: dict) -> list[str]:
+def _budget_lines(report: Report) -> list[str]:
     lines = []
-    for b in report["budgets"]:
+    for b in report.budgets:
         lines.append(f"{'PASS' if b['ok'] else 'FAIL'}  {b['name']}  ({b['note']})")
         for c in b["checks"]:
             lines.append(f"      {'ok  ' if c['ok'] else 'OVER'}  {c['name']}: {c['value']:,} / {c['limit']:,}")
     return lines
 
 
-def terminal(report: dict) -> str:
-    t = report["totals"]
-    out = [f"model: {terminal_text(report['model']['path'])} ({t['model_bytes']:,} bytes, {t['layers']} layers)"]
+def terminal(report: Report) -> str:
+    t = report.totals
+    out = [f"model: {terminal_text(report.model.path)} ({t.model_bytes:,} bytes, {t.layers} layers)"]
     out += _grid([h for h, _ in LAYER_COLUMNS], _layer_cells(report))
     out.append("")
     width = max(len(label) for label, _ in TOTAL_ROWS)
-    out += [f"{label:<{width}}  {t[key]:>12,}" for label, key in TOTAL_ROWS]
-    if report["budgets"]:
+    out += [f"{label:<{width}}  {getattr(t, key):>12,}" for label, key in TOTAL_ROWS]
+    if report.budgets:
         out.append("")
         out += _budget_lines(report)
     return "\n".join(out)
 
 
-def markdown(report: dict, chart: str | None = CHART) -> str:
+def markdown(report: Report, chart: str | None = CHART) -> str:
     """report.md. Every name that comes from the model or the command line (file, tensors,
     layers, target, budgets) goes through md_cell; the rest is our own text."""
-    t = report["totals"]
-    md = [f"# Deployment report: {md_cell(Path(report['model']['path']).name)}", ""]
-    if report["target"]:
-        tg = report["target"]
-        md += [f"Target: **{md_cell(tg['name'])}** ({md_cell(tg['board'])})", ""]
+    t = report.totals
+    md = [f"# Deployment report: {md_cell(Path(report.model.path).name)}", ""]
+    if report.target:
+        tg = report.target
+        md += [f"Target: **{md_cell(tg.name)}** ({md_cell(tg.board)})", ""]
     for role in ("inputs", "outputs"):
-        for io in report[role]:
-            md.append(f"- {role[:-1]} {md_cell(io['name'])}: {_cell(io['shape'])} {md_cell(io['dtype'])}, "
-                      f"scale {io['scale']}, zero point {io['zero_point']}")
+        for io in getattr(report, role):
+            md.append(f"- {role[:-1]} {md_cell(io.name)}: {_cell(io.shape)} {md_cell(io.dtype)}, "
+                      f"scale {io.scale}, zero point {io.zero_point}")
     md += ["", "## Totals", "", "| figure | value |", "| --- | ---: |"]
-    md += [f"| {label} | {t[key]:,} |" for label, key in TOTAL_ROWS]
-    if report["budgets"]:
+    md += [f"| {label} | {getattr(t, key):,} |" for label, key in TOTAL_ROWS]
+    if report.budgets:
         md += ["", "## Budgets", "", "| budget | check | value | limit | verdict |", "| --- | --- | ---: | ---: | --- |"]
-        for b in report["budgets"]:
+        for b in report.budgets:
             for c in b["checks"]:
                 md.append(f"| {md_cell(b['name'])} | {md_cell(c['name'])} | {c['value']:,} | {c['limit']:,} | "
                           f"{'ok' if c['ok'] else '**over**'} |")
@@ -97,8 +99,9 @@ def markdown(report: dict, chart: str | None = CHART) -> str:
     if chart:
         md += ["", f"![MACs and parameters per layer]({chart})"]
     md += ["", "## How the figures are counted", ""]
-    md += [f"- **{k}**: {v}" for k, v in report["notes"].items()]
-    return "\n".join(md) + "\n"
+    md += [f"- **{k}**: {v}" for k, v in report.notes.items()]
+    text = "\n".join(md) + "\n"
+    return text if report.firmware is None else text + "\n" + firmware_markdown(report.firmware)
 
 
 def _si(v: float, _pos=None) -> str:
@@ -109,35 +112,35 @@ def _si(v: float, _pos=None) -> str:
     return f"{v:g}"
 
 
-def chart(report: dict, path: Path) -> None:
+def chart(report: Report, path: Path) -> None:
     """Per-layer MACs and parameters, two horizontal bar panels."""
     # The object API without pyplot: no GUI backend machinery to import (half of `report`'s time).
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    rows = report["layers"]
-    labels = [f"{r['index']} {r['op']}" for r in rows]
+    rows = report.layers
+    labels = [f"{r.index} {r.op}" for r in rows]
     fig = Figure(figsize=(11, max(3.0, 0.28 * len(rows) + 1.2)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, key, title in ((axes[0], "macs", "MACs (Vela)"), (axes[1], "params", "parameters")):
-        ax.barh(range(len(rows)), [r[key] for r in rows], color="#4477aa")
+        ax.barh(range(len(rows)), [getattr(r, key) for r in rows], color="#4477aa")
         if key == "params":
-            ax.barh(range(len(rows)), [r["nonzero_params"] for r in rows], color="#ee6677", label="non-zero")
+            ax.barh(range(len(rows)), [r.nonzero_params for r in rows], color="#ee6677", label="non-zero")
             ax.legend(loc="lower right")
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
         ax.xaxis.set_major_formatter(FuncFormatter(_si))
     axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
     axes[0].invert_yaxis()
-    fig.suptitle(Path(report["model"]["path"]).name, parse_math=False)  # a '$' in a file name is not TeX
+    fig.suptitle(Path(report.model.path).name, parse_math=False)  # a '$' in a file name is not TeX
     fig.tight_layout()
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
 
 
-def dcase_block(report: dict) -> str:
+def dcase_block(report: Report) -> str:
     """The `system: complexity:` block of a DCASE Task 1 submission's <label>.meta.yaml.
 
     Field names: a public DCASE Task 1 submission meta-data checker (found with the code search)
@@ -145,23 +148,55 @@ def dcase_block(report: dict) -> str:
     of system.complexity; `macs` is the field the 2022-2024 templates add for the MAC limit
     (from memory of those templates, not re-verified here: check the year's template).
     """
-    t = report["totals"]
+    t = report.totals
     return "\n".join([
         "system:",
         "  complexity:",
         "    # Total amount of parameters used in the acoustic model (weights and biases).",
-        f"    total_parameters: {t['params']}",
+        f"    total_parameters: {t.params}",
         "    # Total amount of non-zero parameters in the acoustic model.",
-        f"    total_parameters_non_zero: {t['nonzero_params']}",
+        f"    total_parameters_non_zero: {t.nonzero_params}",
         "    # Model size in KB (1 KB = 1024 B): non-zero parameters at their stored width.",
-        f"    model_size: {t['nonzero_param_bytes'] / 1024:.3f}",
+        f"    model_size: {t.nonzero_param_bytes / 1024:.3f}",
         "    # Multiply-accumulate operations per inference (Vela count; NeSsi count in the comment).",
-        f"    macs: {t['macs']}  # NeSsi: {t['nessi_macs']}",
+        f"    macs: {t.macs}  # NeSsi: {t.nessi_macs}",
     ]) + "\n"
 
 
-def write_outputs(report: dict, out_dir: Path) -> None:
+def write_outputs(report: Report, out_dir: Path) -> None:
     """report.json, report.md and the chart into out_dir (each written atomically)."""
     chart(report, out_dir / CHART)
-    fileio.write_text(out_dir / "report.md", markdown(report))
-    fileio.write_json(out_dir / "report.json", report)
+    fileio.write_text(out_dir / artifacts.REPORT_MD, markdown(report))
+    fileio.write_json(out_dir / artifacts.REPORT_JSON, report.to_dict())
+
+
+def firmware_markdown(fw: FirmwareResult) -> str:
+    """The report.md section of the firmware build (and run)."""
+    rows = [
+        ("target / QEMU machine", f"{fw.target} / {fw.machine or 'none'}"),
+        ("kernels", "DSP (ACLE SMLAD)" if fw.dsp else "portable C"),
+    ]
+    s = fw.size
+    if s is not None:
+        board_flash = f" (board {fw.board_flash_bytes:,} B)" if fw.board_flash_bytes else ""
+        board_ram = f" (board {fw.board_ram_bytes:,} B)" if fw.board_ram_bytes else ""
+        rows += [
+            ("flash", f"{fw.flash_bytes:,} B = code {s['code']:,} + weights {s['weights']:,}{board_flash}"),
+            ("RAM", f"{fw.ram_bytes:,} B = arena {s['arena']:,} + stack {s['stack']:,} + data/bss "
+                    f"{s['data'] + s['bss']:,}{board_ram}"),
+            ("test vectors in the image", f"{s['test_data']:,} B (not counted above)"),
+        ]
+    if fw.ran:
+        rows.append(("outputs equal TFLite Micro",
+                     f"{'yes' if fw.passed else '**NO**'} ({fw.vectors - fw.mismatches}/{fw.vectors} vectors)"))
+        if fw.instructions_per_inference is not None:
+            rows += [
+                ("instructions per inference", f"{fw.instructions_per_inference:,} (QEMU -icount: instructions, not cycles)"),
+                ("instructions per MAC", f"{fw.instructions_per_mac} ({fw.macs:,} MACs)"),
+                ("stack used", f"{fw.stack_used:,} B of {s['stack']:,} B"),
+            ]
+        rows.append(("run log", f"`{fw.run_log}`"))
+    else:
+        rows.append(("run", fw.note or "not run"))
+    lines = ["## Firmware", "", "| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"

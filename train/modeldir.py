@@ -15,22 +15,23 @@ DIR/
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from acdeploy import artifacts
 from acdeploy.errors import ModelError
+from acdeploy.model_info import MODEL_DIR_KEYS, ModelInfo
 
-MODEL = "model.keras"
-INFO = "model_info.json"
-CONFIG = "config.yaml"
-METRICS = "metrics.json"
-HISTORY = "history.csv"
-CURVES = "curves.png"
-CONFUSION = "confusion.png"
-PROFILES = "device_profiles.json"
-PARTIAL = ".partial"
-WORK = "checkpoints"
-RUN_CONFIG = "run_config.yaml"  # in WORK: the config a resumed run must match
+MODEL = artifacts.MODEL_KERAS
+INFO = artifacts.MODEL_INFO
+CONFIG = artifacts.CONFIG_YAML
+METRICS = artifacts.METRICS_JSON
+HISTORY = artifacts.HISTORY_CSV
+CURVES = artifacts.CURVES_PNG
+CONFUSION = artifacts.CONFUSION_PNG
+PROFILES = artifacts.DEVICE_PROFILES
+PARTIAL = artifacts.PARTIAL
+WORK = artifacts.CHECKPOINTS
+RUN_CONFIG = artifacts.RUN_CONFIG  # in WORK: the config a resumed run must match
 
 
 def is_finished(path: str | Path) -> bool:
@@ -38,7 +39,7 @@ def is_finished(path: str | Path) -> bool:
     return (path / METRICS).is_file() and (path / MODEL).is_file() and not (path / PARTIAL).exists()
 
 
-def read_info(path: str | Path) -> dict:
+def read_info(path: str | Path) -> ModelInfo:
     """model_info.json of a finished model dir, or a one-line ModelError saying what is missing."""
     path = Path(path)
     if not path.is_dir():
@@ -48,14 +49,7 @@ def read_info(path: str | Path) -> dict:
     for name in (MODEL, INFO):
         if not (path / name).is_file():
             raise ModelError(f"{path}: not a model directory (no {name}); expected the --out of 'acdeploy train'")
-    try:
-        info = json.loads((path / INFO).read_text())
-    except (OSError, ValueError) as e:
-        raise ModelError(f"{path / INFO}: unreadable ({e})") from None
-    for key in ("classes", "input_shape", "standardize"):
-        if key not in info:
-            raise ModelError(f"{path / INFO}: missing key '{key}'")
-    return info
+    return ModelInfo.read(path / INFO, required=MODEL_DIR_KEYS)
 
 
 def load_logits_model(path: str | Path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from acdeploy.train import modeldir as md
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError
 
@@ -45,7 +45,7 @@ def _existing_run(out: Path, cfg, role: str) -> str:
     if md.is_finished(out):
         import json
 
-        state = json.loads((out / md.WORK / "state.json").read_text())
+        state = json.loads((out / md.WORK / artifacts.TRAIN_STATE).read_text())
         if state["stopped_early"] or state["epochs_done"] >= cfg.train.epochs:
             return "done"
     return "resume"
@@ -100,30 +100,33 @@ def finalize(out: Path, cfg, role, mcfg, student, session, result) -> dict:
     from acdeploy.train.trainer import history_csv
 
     from acdeploy.metrics import format_table
+    from acdeploy.model_info import ModelInfo, Standardize
 
     train_fs, std = session.train_fs, session.std
     metrics = session.evaluate(student)
     with fileio.atomic_path(out / md.MODEL) as tmp:
         student.save(str(tmp))
-    info = {
-        "role": role,
-        "classes": list(train_fs.classes),
-        "input_shape": [int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1],
-        "outputs": "logits",
-        "standardize": std.to_dict(),
-        "feature_config": dict(train_fs.feature_config),
-        "seen_devices": list(train_fs.seen_devices),
-        "model": {"name": mcfg.name, "width": mcfg.width, "depth": mcfg.depth},
-        **summary(student),
-        "dataset": str(session.data_dir),
-        "n_train": session.n_train,
-        "n_val": session.n_val,
-        "best_epoch": result.best_epoch,
-        "best_val_log_loss": result.best_val_log_loss,
-        "distill": ({"teachers": cfg.distill.teachers, "alpha": cfg.distill.alpha, "temperature": cfg.distill.temperature}
-                    if role == "student" and cfg.distill.enabled else None),
-    }
-    fileio.write_json(out / md.INFO, info)
+    sizes = summary(student)
+    info = ModelInfo(
+        role=role,
+        classes=list(train_fs.classes),
+        input_shape=[int(train_fs.x.shape[1]), int(train_fs.x.shape[2]), 1],
+        standardize=Standardize(float(std.mean), float(std.std)),
+        feature_config=dict(train_fs.feature_config),
+        dataset=str(session.data_dir),
+        extra={
+            "outputs": "logits",
+            "seen_devices": list(train_fs.seen_devices),
+            "model": {"name": mcfg.name, "width": mcfg.width, "depth": mcfg.depth},
+            **sizes,
+            "n_train": session.n_train,
+            "n_val": session.n_val,
+            "best_epoch": result.best_epoch,
+            "best_val_log_loss": result.best_val_log_loss,
+            "distill": ({"teachers": cfg.distill.teachers, "alpha": cfg.distill.alpha, "temperature": cfg.distill.temperature}
+                        if role == "student" and cfg.distill.enabled else None),
+        })
+    fileio.write_json(out / md.INFO, info.to_dict())
     fileio.write_text(out / md.CONFIG, dump_yaml(cfg))
     fileio.write_text(out / md.HISTORY, history_csv(result.history))
     plot_curves(result.history, out / md.CURVES)
@@ -131,5 +134,5 @@ def finalize(out: Path, cfg, role, mcfg, student, session, result) -> dict:
     fileio.write_json(out / md.METRICS, metrics)
     (out / md.PARTIAL).unlink(missing_ok=True)
     print(format_table(metrics))
-    print(f"{out}: {mcfg.name} ({info['params']} params, {info['macs'] / 1e6:.2f} M MACs), best epoch {result.best_epoch}")
+    print(f"{out}: {mcfg.name} ({sizes['params']} params, {sizes['macs'] / 1e6:.2f} M MACs), best epoch {result.best_epoch}")
     return metrics

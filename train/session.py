@@ -45,10 +45,10 @@ def check_teachers(dirs: list[str], classes: list[str], input_shape: tuple) -> l
     infos = []
     for d in dirs:
         info = md.read_info(d)
-        if list(info["classes"]) != list(classes):
-            raise ModelError(f"{d}: teacher classes {info['classes']} differ from the dataset's {list(classes)}")
-        if tuple(info["input_shape"]) != tuple(input_shape):
-            raise ModelError(f"{d}: teacher input shape {tuple(info['input_shape'])} differs from the features' {tuple(input_shape)}")
+        if info.classes != list(classes):
+            raise ModelError(f"{d}: teacher classes {info.classes} differ from the dataset's {list(classes)}")
+        if tuple(info.input_shape) != tuple(input_shape):
+            raise ModelError(f"{d}: teacher input shape {tuple(info.input_shape)} differs from the features' {tuple(input_shape)}")
         infos.append(info)
     return infos
 
@@ -109,7 +109,7 @@ class TrainingSession:
         with self.strategy.scope():
             models = [md.load_logits_model(d) for d in self.teacher_dirs]
         self.teachers = [
-            Teacher.for_student(m, (i["standardize"]["mean"], i["standardize"]["std"]), (self.std.mean, self.std.std), name=d)
+            Teacher.for_student(m, i.standardisation(), (self.std.mean, self.std.std), name=d)
             for m, i, d in zip(models, self.teacher_infos, self.teacher_dirs, strict=True)]
         return self
 

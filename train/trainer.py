@@ -32,11 +32,11 @@ from acdeploy.train.config import DistillConfig, TrainConfig
 from acdeploy.train.distill import Distiller, Teacher
 from acdeploy.train.evaluate_keras import predict_logits, softmax
 
-from acdeploy import fileio
+from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError
 from acdeploy.metrics import accuracy, log_loss
 
-STATE = "state.json"
+STATE = artifacts.TRAIN_STATE
 HISTORY_COLUMNS = ("epoch", "lr", "loss", "ce", "kl", "acc", "val_log_loss", "val_acc", "seconds")
 
 
@@ -233,10 +233,10 @@ def _commit_epoch(work_dir: Path, state: dict, row: dict, student, ckpt, cfg: Tr
     new["checkpoint"] = ckpt_name
     new["next_rng"] = {"numpy": f"default_rng([{cfg.seed}, {epoch}])", "tf_seed": cfg.seed * 100_003 + epoch}
     fileio.write_json(work_dir / STATE, new)
-    fileio.write_text(work_dir / "history.csv", history_csv(new["history"]))
+    fileio.write_text(work_dir / artifacts.HISTORY_CSV, history_csv(new["history"]))
     state.clear()
     state.update(new)
-    _cleanup(work_dir, {ckpt_name, new["best_weights"], "history.csv"})
+    _cleanup(work_dir, {ckpt_name, new["best_weights"], artifacts.HISTORY_CSV})
 
 
 def _now() -> float:

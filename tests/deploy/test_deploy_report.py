@@ -45,7 +45,7 @@ def _litert_param_counts(path) -> tuple[int, int, int]:
 @pytest.mark.parametrize("name", NAMES)
 def test_param_counts_match_litert(zoo, name):
     data, g, info = load_model(zoo[name])
-    t = analyze(g, zoo[name], len(data))["totals"]
+    t = analyze(g, zoo[name], len(data)).to_dict()["totals"]
     assert (t["params"], t["nonzero_params"], t["nonzero_param_bytes"]) == _litert_param_counts(zoo[name])
     if name == "mixed":  # half of the first conv's weights were zeroed before conversion
         assert t["nonzero_params"] < t["params"]
@@ -87,7 +87,7 @@ def test_budget_verdicts_and_exit_3(zoo, tmp_path, capsys):
 
 
 def test_yaml_budget(zoo, tmp_path):
-    rep = analyze(*load_model(zoo["mixed"])[1:2], zoo["mixed"], 1)  # totals to pick limits around
+    rep = analyze(*load_model(zoo["mixed"])[1:2], zoo["mixed"], 1).to_dict()  # totals to pick limits around
     macs = rep["totals"]["macs"]
     ok, bad = tmp_path / "ok.yaml", tmp_path / "tight.yaml"
     ok.write_text(f"name: mine\nmax_macs: {macs}\nmax_params: 100000\n")
@@ -121,7 +121,7 @@ def test_dcase_format(zoo, capsys):
     assert main(["report", str(zoo["mixed"]), "--format", "dcase"]) == 0
     block = yaml.safe_load(capsys.readouterr().out)["system"]["complexity"]
     _, g, _ = load_model(zoo["mixed"])
-    t = analyze(g, zoo["mixed"], 1)["totals"]
+    t = analyze(g, zoo["mixed"], 1).to_dict()["totals"]
     assert block["total_parameters"] == t["params"]
     assert block["total_parameters_non_zero"] == t["nonzero_params"]
     assert block["macs"] == t["macs"]
@@ -135,7 +135,7 @@ def test_macs_per_second_from_model_info(zoo, tmp_path):
     info = {"input_shape": [16, 16, 3], "feature_config": {"n_mels": 40, "hop_length": 27563, "sample_rate": 44100}}
     (tmp_path / "m.model_info.json").write_text(json.dumps(info))
     data, g, inf = load_model(model)
-    t = analyze(g, model, len(data), info=inf)["totals"]
+    t = analyze(g, model, len(data), info=inf).to_dict()["totals"]
     assert t["input_seconds"] == pytest.approx(10.0, abs=0.01)
     assert t["macs_per_second"] == -(-t["macs"] * 44100 // (16 * 27563))
 

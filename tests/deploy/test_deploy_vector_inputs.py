@@ -11,6 +11,7 @@ from acdeploy.deploy.tflite_reader import read_tflite
 from deploy_models import model_zoo
 
 from acdeploy.errors import DataError
+from acdeploy.model_info import ModelInfo
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def _features(n_per_class=3, classes=4, shape=(16, 48), seed=0):
 def test_int8_vectors_are_standardised_quantized_clips(graphs):
     g = graphs["mixed"]
     fs = _features()
-    info = {"standardize": {"mean": -3.0, "std": 2.0}}
+    info = ModelInfo.from_dict({"standardize": {"mean": -3.0, "std": 2.0}})
     q = vector_inputs(g, fs, info, n=3)
     tin = g.tensor(g.inputs[0])
     assert q.dtype == np.int8 and q.shape == (3, *tin.shape[1:])

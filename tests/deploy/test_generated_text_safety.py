@@ -25,6 +25,7 @@ from kernel_cases import ModelBuilder, _opts
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.cli import main
+from acdeploy.model_info import ModelInfo
 
 GOLDEN_MODEL = Path(__file__).resolve().parent / "golden" / "mixed.tflite"
 CONV0_FILTER = 9  # mixed.tflite: the first conv's filter, named in exactly one comment of acnet.c
@@ -184,7 +185,7 @@ int main(void) {
 
 def _settings(info: dict) -> str:
     g = read_tflite(GOLDEN_MODEL.read_bytes())
-    return c_array.model_settings_h(g, "g_model_data", ["AddConv2D"], 1024, info)
+    return c_array.model_settings_h(g, "g_model_data", ["AddConv2D"], 1024, ModelInfo.from_dict(info))
 
 
 @pytest.mark.parametrize("compiler,std", [("gcc", "-std=c99"), ("g++", "-std=c++11"), ("g++", "-std=c++17")])

@@ -1,7 +1,6 @@
 """The op registry (deploy/ops/) is the one gate: everything the C kernels implement and the
-kernel tests check against TFLM passes it, `acdeploy build --run` compiles and runs models the
-old table refused (dilated and grouped convs, broadcast ADD, MEAN over one axis) bit-exact with
-TFLM, what TFLM itself refuses is refused with the reason, and the README's operator table is
+kernel tests check against TFLM passes it, `acdeploy build --run` compiles and runs the less common forms
+(dilated and grouped convs, broadcast ADD, MEAN over one axis) bit-exact with TFLM, what TFLM itself refuses is refused with the reason, and the README's operator table is
 the registry's."""
 
 from __future__ import annotations
@@ -75,7 +74,7 @@ def test_readme_table_is_the_registry():
     assert listed == set(ops.supported_opcodes())
 
 
-# ---- models the old table refused -------------------------------------------------------------
+# ---- dilated and grouped convs, broadcast ADD, MEAN over one axis ------------------------------
 
 def _conv_model(dilation: int = 1, groups: int = 1) -> bytes:
     rng = np.random.default_rng(7)

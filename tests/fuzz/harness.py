@@ -116,14 +116,14 @@ def check_python(data: bytes) -> Outcome:
         report_md.markdown(report)
         report_md.terminal(report)
         report_md.dcase_block(report)
-        json.dumps(report, default=fileio._json_default)
+        json.dumps(report.to_dict(), default=fileio._json_default)
         stage = "c_array"
         name = c_array.c_name(MODEL_NAME)
         c_array.model_data_h(name, len(data))
         c_array.model_data_c(name, data)
-        c_array.model_settings_h(graph, name, ops.resolver_ops(graph), report["totals"]["arena_bytes"], None)
+        c_array.model_settings_h(graph, name, ops.resolver_ops(graph), report.totals.arena_bytes, None)
         stage = "codegen"
-        macs = int(report["totals"]["macs"])
+        macs = report.totals.macs
         generate(graph, plan_memory(graph), macs=macs, source_name=MODEL_NAME)
     except AcDeployError as e:
         return Outcome("refused", stage, str(e))

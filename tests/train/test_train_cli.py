@@ -13,6 +13,7 @@ import acdeploy  # noqa: F401
 from acdeploy.cli import main
 from acdeploy.errors import ModelError
 from acdeploy.metrics import dcase_metrics
+from acdeploy.model_info import ModelInfo
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 
@@ -62,12 +63,14 @@ def test_teacher_model_dir_is_complete_and_metrics_reproduce(dataset, teacher):
     assert md.PARTIAL not in names and md.is_finished(teacher)
     info = md.read_info(teacher)
     fs = _features(dataset)
-    assert info["classes"] == list(fs.classes) and info["input_shape"] == [20, int(fs.x.shape[2]), 1]
-    assert info["model"]["name"] == "teacher" and info["params"] > 0 and info["macs"] > 0
+    assert info.classes == list(fs.classes) and info.input_shape == [20, int(fs.x.shape[2]), 1]
+    assert info.role == "teacher" and info.dataset and info.feature_config["n_mels"] == 20
+    assert info.extra["model"]["name"] == "teacher" and info.extra["params"] > 0 and info.extra["macs"] > 0
+    assert ModelInfo.read(teacher / md.INFO).to_dict() == json.loads((teacher / md.INFO).read_text())
     # metrics.json equals a fresh computation from the saved model on the evaluate fold
     ev = fs.subset("evaluate")
     model = keras.models.load_model(str(teacher / md.MODEL), compile=False)
-    x = (np.asarray(ev.x, dtype=np.float32) - info["standardize"]["mean"]) / info["standardize"]["std"]
+    x = (np.asarray(ev.x, dtype=np.float32) - info.standardize.mean) / info.standardize.std
     logits = model.predict(x[..., None], verbose=0).astype(np.float64)
     prob = np.exp(logits - logits.max(1, keepdims=True))
     prob /= prob.sum(1, keepdims=True)
@@ -103,7 +106,7 @@ def test_kd_student_interrupted_resumes_and_then_is_a_no_op(dataset, teacher, ca
     rows = (out / md.HISTORY).read_text().splitlines()
     assert len(rows) == 3
     info = md.read_info(out)
-    assert info["distill"]["teachers"] == [str(teacher.resolve())] and info["distill"]["alpha"] == 0.98
+    assert info.extra["distill"]["teachers"] == [str(teacher.resolve())] and info.extra["distill"]["alpha"] == 0.98
     assert float(rows[1].split(",")[4]) > 0  # the kl column: the teacher's targets were used
     before = (out / md.METRICS).stat().st_mtime_ns
     capsys.readouterr()
@@ -116,7 +119,7 @@ def test_no_kd_student_uses_labels_only(dataset, teacher):
     assert main(["train", "student", "--data", str(dataset), "--out", str(out), "--teacher", str(teacher), "--no-kd",
                  *TINY_STUDENT, "--epochs", "1", *SETS]) == 0
     info = md.read_info(out)
-    assert info["distill"] is None
+    assert info.extra["distill"] is None
     assert float((out / md.HISTORY).read_text().splitlines()[1].split(",")[4]) == 0.0
 
 
