@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from acdeploy.data.config import FeatureConfig
 from acdeploy.data.featstore import open_features
 from acdeploy.data.features import extract_features

@@ -30,6 +30,7 @@ def student_model(path: Path) -> Path:
     if path.exists():
         return path
     import tf_keras as keras
+
     from acdeploy.compress.quantize import convert_int8
     from acdeploy.data.config import DataConfig, FeatureConfig
     from acdeploy.data.features import n_frames

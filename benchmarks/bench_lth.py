@@ -84,9 +84,8 @@ def main() -> int:
                                                         "distill.teachers": [str(teacher)]})
     t_dense = time.time() - t0
 
-    from acdeploy.compress.lth import format_summary, lth_run
-
     from acdeploy.cli import load
+    from acdeploy.compress.lth import format_summary, lth_run
 
     cfg = load(student / "config.yaml", (), **{
         "lth.levels": args.levels, "lth.prune_fraction": args.prune_fraction, "lth.rewind_epoch": args.rewind_epoch,

@@ -89,11 +89,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_tflm_arena")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    from acdeploy.deploy.memory_plan import tflm_arena
-    from acdeploy.deploy.tflite_reader import read_tflite
     from deploy_models import _quantize
 
     import acdeploy  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+    from acdeploy.deploy.memory_plan import tflm_arena
+    from acdeploy.deploy.tflite_reader import read_tflite
 
     print("| model | estimate (B) | measured minimum (B) | estimate / minimum |")
     print("| --- | ---: | ---: | ---: |")

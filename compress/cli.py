@@ -6,10 +6,10 @@ import sys
 from pathlib import Path
 
 import click
-from acdeploy.compress.branches import BRANCHES
 
 from acdeploy import artifacts
 from acdeploy.cli import config_options, load
+from acdeploy.compress.branches import BRANCHES
 
 
 @click.group("compress")
@@ -79,9 +79,8 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
 @config_options
 def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     """Full-integer int8 .tflite (int8 in/out, softmax output), zero check, float vs int8 metrics."""
-    from acdeploy.train import modeldir as md
-
     from acdeploy.errors import ConfigError, DataError, ModelError
+    from acdeploy.train import modeldir as md
 
     base = config_path or (model_dir / md.CONFIG if (model_dir / md.CONFIG).is_file() else None)
     cfg = load(base, sets, **{"quantize.mode": mode})

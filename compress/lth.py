@@ -23,9 +23,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from acdeploy.compress.masks import Mask, prune, prune_layerwise
 
 from acdeploy import artifacts, fileio
+from acdeploy.compress.masks import Mask, prune, prune_layerwise
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError, ModelError
 from acdeploy.model_info import ModelInfo, Standardize
@@ -208,6 +208,7 @@ class Run:
 def _rewind_callback(model, epoch: int, path: Path):
     """A Keras callback saving every layer's weights once `epoch` epochs (1-based) have finished."""
     import tf_keras as keras
+
     from acdeploy.compress import tfmot_wrap as tw
 
     class RewindCallback(keras.callbacks.Callback):

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from acdeploy.compress.config import QuantizeConfig
 
 from acdeploy import artifacts, fileio
+from acdeploy.compress.config import QuantizeConfig
 from acdeploy.errors import DataError
 
 
@@ -102,6 +102,7 @@ def zero_check(keras_kernels: dict[str, np.ndarray], model_bytes: bytes) -> dict
 def _finetune(qmodel, x_train, y_train, n_classes, teachers, distill_cfg, cfg: QuantizeConfig):
     """A short QAT fine-tune with train/distill.py's Distiller (KD when teachers are given, labels otherwise)."""
     import tf_keras as keras
+
     from acdeploy.train.distill import Distiller
     from acdeploy.train.trainer import set_determinism
 
@@ -134,11 +135,10 @@ def keras_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, teachers=(), distill_cfg=None) -> dict:
     """Convert the logits model in `model_dir` to `out` (.tflite) and write its report; returns it."""
     from acdeploy.compress import tfmot_wrap
-    from acdeploy.train.modeldir import INFO, load_logits_model, read_info
-    from acdeploy.train.models import inference_model
-
     from acdeploy.interpreters import litert_probabilities
     from acdeploy.metrics import dcase_metrics
+    from acdeploy.train.modeldir import INFO, load_logits_model, read_info
+    from acdeploy.train.models import inference_model
 
     model_dir, out = Path(model_dir), Path(out)
     info = read_info(model_dir)

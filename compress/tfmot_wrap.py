@@ -15,7 +15,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
-from acdeploy.compress.masks import Mask
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_schedule import (
     PruningSchedule,
@@ -23,6 +22,8 @@ from tensorflow_model_optimization.python.core.sparsity.keras.pruning_schedule i
 from tensorflow_model_optimization.python.core.sparsity.keras.pruning_wrapper import (
     PruneLowMagnitude,
 )
+
+from acdeploy.compress.masks import Mask
 
 _sparsity = tfmot.sparsity.keras
 

@@ -13,6 +13,7 @@ low/high roll-offs), and `random_gain` is a constant added to the whole clip.
 from __future__ import annotations
 
 import numpy as np
+
 from acdeploy.data import spectrum_correction
 
 DB_TO_LOG = float(np.log(10.0) / 10.0)  # power dB -> natural-log units of the features

@@ -35,14 +35,14 @@ from pathlib import Path
 
 import librosa
 import numpy as np
-from acdeploy.data.config import DataConfig, FeatureConfig
-from acdeploy.data.dataset import DatasetIndex, clip_samples, fit_length, load_audio, read_dataset
-from acdeploy.data.featstore import FEATURES, INDEX, INFO, write_index_text
-from acdeploy.data.parallel import ordered_map, worker_count
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from acdeploy.config import keyed_dict
+from acdeploy.data.config import DataConfig, FeatureConfig
+from acdeploy.data.dataset import DatasetIndex, clip_samples, fit_length, load_audio, read_dataset
+from acdeploy.data.featstore import FEATURES, INDEX, INFO, write_index_text
+from acdeploy.data.parallel import ordered_map, worker_count
 from acdeploy.errors import DataError
 from acdeploy.fileio import atomic_dir
 

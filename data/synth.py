@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import scipy.signal
 import soundfile as sf
-from acdeploy.data.parallel import ordered_map, worker_count
 from tqdm import tqdm
 
 from acdeploy import artifacts
+from acdeploy.data.parallel import ordered_map, worker_count
 from acdeploy.errors import DataError
 from acdeploy.fileio import atomic_dir
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from acdeploy.deploy.targets import Target
 
+from acdeploy.deploy.targets import Target
 from acdeploy.errors import ConfigError
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from acdeploy import artifacts, fileio
 from acdeploy.deploy import c_array, firmware_step, network_step, report_md
 from acdeploy.deploy.budgets import Budget, resolve_budgets
 from acdeploy.deploy.ir import Graph
@@ -27,8 +29,6 @@ from acdeploy.deploy.report import analyze
 from acdeploy.deploy.report_data import Report, Section
 from acdeploy.deploy.targets import Target, get_target
 from acdeploy.deploy.validate import load_graph
-
-from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError, OverBudget
 from acdeploy.model_info import ModelInfo
 

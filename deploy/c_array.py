@@ -12,9 +12,8 @@ import math
 import re
 from pathlib import Path
 
-from acdeploy.deploy.ir import Graph
-
 from acdeploy import artifacts
+from acdeploy.deploy.ir import Graph
 from acdeploy.errors import ModelError
 from acdeploy.model_info import ModelInfo
 from acdeploy.textsafe import c_string_literal

@@ -11,9 +11,9 @@ import importlib.resources
 from pathlib import Path
 
 import numpy as np
-from acdeploy.deploy import firmware
 
 from acdeploy import artifacts, fileio
+from acdeploy.deploy import firmware
 
 
 def write_network_project(model: bytes, fw_dir: str | Path, n_vectors: int = 1, name: str = "model"):

@@ -27,13 +27,12 @@ _BUDGET_HELP = ("Budget to check (repeatable): dcase2021, dcase2022, dcase2023, 
 def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, sets):
     """Parameters, non-zero parameters, MACs (as Vela counts them), RAM and flash of an int8 .tflite,
     checked against budgets. Exit code 3 when a budget fails (files are still written)."""
+    from acdeploy import fileio
     from acdeploy.deploy import report_md
     from acdeploy.deploy.budgets import resolve_budgets
     from acdeploy.deploy.build import load_model
     from acdeploy.deploy.report import analyze
     from acdeploy.deploy.targets import get_target
-
-    from acdeploy import fileio
     from acdeploy.errors import OverBudget
 
     load(config_path, sets)  # a bad --config or --set fails here as on every command; no section of it changes a report
@@ -77,7 +76,6 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, 
     from acdeploy.deploy.build import BuildOptions, build
     from acdeploy.deploy.firmware_step import check_passed
     from acdeploy.deploy.report_md import firmware_markdown, terminal
-
     from acdeploy.errors import OverBudget
 
     cfg = load(config_path, sets)

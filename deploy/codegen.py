@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from acdeploy.deploy import ops, quant
 from acdeploy.deploy.ir import Graph, Operator, Tensor
-
 from acdeploy.errors import ModelError
 from acdeploy.textsafe import c_comment, c_ident
 

@@ -22,10 +22,9 @@ from acdeploy.cli import config_options, load
 @config_options
 def eval_cmd(model, data, engine, split, json_out, config_path, sets):
     """Score an int8 (or float-I/O) .tflite on the host with the DCASE metrics, per device."""
+    from acdeploy import fileio
     from acdeploy.deploy import evaluate as ev
     from acdeploy.deploy.dataset_inputs import model_features
-
-    from acdeploy import fileio
     from acdeploy.errors import DataError, ModelError
     from acdeploy.metrics import format_table
 

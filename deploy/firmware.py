@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from acdeploy.deploy.targets import TARGETS, Target, get_target, machine_for
 
 from acdeploy import artifacts, fileio
+from acdeploy.deploy.targets import TARGETS, Target, get_target, machine_for
 from acdeploy.errors import ModelError, ToolchainError
 
 DEBIAN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"

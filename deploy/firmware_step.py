@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from acdeploy import artifacts, fileio
 from acdeploy.deploy import firmware
 from acdeploy.deploy.budgets import Budget, Limit, evaluate
 from acdeploy.deploy.report_data import FirmwareResult, FirmwareSection, Report
 from acdeploy.deploy.targets import Target
-
-from acdeploy import artifacts, fileio
 from acdeploy.errors import ToolchainError
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib.resources
 
 import numpy as np
-from acdeploy.deploy import codegen, firmware, vectors
-from acdeploy.deploy.report_data import NetworkSection
 
 from acdeploy import artifacts, fileio
+from acdeploy.deploy import codegen, firmware, vectors
+from acdeploy.deploy.report_data import NetworkSection
 from acdeploy.errors import ModelError
 
 

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+
 from acdeploy.deploy import budgets as budgets_mod
 from acdeploy.deploy import ops
 from acdeploy.deploy.ir import Graph, Operator, Tensor
@@ -26,7 +27,6 @@ from acdeploy.deploy.macs import nessi_macs, vela_macs
 from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory, tflm_arena
 from acdeploy.deploy.report_data import LayerRow, ModelFile, Report, TargetInfo, TensorIO, Totals
 from acdeploy.deploy.targets import Target
-
 from acdeploy.model_info import ModelInfo
 
 KiB = 1024

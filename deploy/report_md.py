@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acdeploy.deploy.report_data import FirmwareResult, Report
-
 from acdeploy import artifacts, fileio
+from acdeploy.deploy.report_data import FirmwareResult, Report
 from acdeploy.textsafe import md_cell, terminal_text
 
 LAYER_COLUMNS = (  # (header, key)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import tflite
-from acdeploy.deploy.ir import Graph, Operator, Quant, Tensor
 
+from acdeploy.deploy.ir import Graph, Operator, Quant, Tensor
 from acdeploy.errors import ModelError
 
 FILE_IDENTIFIER = b"TFL3"

@@ -29,8 +29,8 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from acdeploy.deploy.ir import Graph, Operator, Tensor
 
+from acdeploy.deploy.ir import Graph, Operator, Tensor
 from acdeploy.errors import ConfigError, ModelError
 
 DEFAULT_MAX_TENSOR_ELEMENTS = 1 << 24

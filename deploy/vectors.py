@@ -8,9 +8,9 @@ For a float-I/O model the vectors are the int8 tensors around the QUANTIZE / DEQ
 from __future__ import annotations
 
 import numpy as np
+
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.validate import load_graph
-
 from acdeploy.errors import ModelError
 
 

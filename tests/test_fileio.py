@@ -113,8 +113,8 @@ def test_failed_firmware_build_names_a_log_that_exists(tmp_path):
     import shutil
 
     import pytest
-    from acdeploy.deploy import firmware
 
+    from acdeploy.deploy import firmware
     from acdeploy.errors import ToolchainError
 
     if not (shutil.which("gcc") and shutil.which("make")):

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from acdeploy.train.modeldir import read_info
 
 from acdeploy import artifacts
 from acdeploy.cli import main
 from acdeploy.errors import ModelError
 from acdeploy.model_info import ModelInfo, Standardize
+from acdeploy.train.modeldir import read_info
 
 MODEL = Path(__file__).parent / "deploy" / "golden" / "mixed.tflite"
 TRAINED = {  # what train/run.py writes (abridged)

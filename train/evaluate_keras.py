@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from acdeploy.train.batches import iterate_standardised
 
 from acdeploy import fileio
 from acdeploy.metrics import dcase_metrics
+from acdeploy.train.batches import iterate_standardised
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

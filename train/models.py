@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from acdeploy.train.config import ModelConfig
-
 from acdeploy.errors import ModelError
+from acdeploy.train.config import ModelConfig
 
 
 def _keras():

@@ -10,11 +10,10 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from acdeploy.train import modeldir as md
-
 from acdeploy import artifacts, fileio
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError
+from acdeploy.train import modeldir as md
 
 # Keys that may change between a run and its resumption: more epochs continue a run.
 _RESUMABLE_KEYS = {"train.epochs", "train.verbose"}
@@ -95,12 +94,11 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
 
 def finalize(out: Path, cfg, role, mcfg, student, session, result) -> dict:
     """Write the model dir's result files (atomically), metrics.json last, then drop `.partial`."""
+    from acdeploy.metrics import format_table
+    from acdeploy.model_info import ModelInfo, Standardize
     from acdeploy.train.complexity import summary
     from acdeploy.train.evaluate_keras import plot_confusion, plot_curves
     from acdeploy.train.trainer import history_csv
-
-    from acdeploy.metrics import format_table
-    from acdeploy.model_info import ModelInfo, Standardize
 
     train_fs, std = session.train_fs, session.std
     metrics = session.evaluate(student)

@@ -13,9 +13,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from acdeploy.train import modeldir as md
 
 from acdeploy.errors import ConfigError, DataError, ModelError
+from acdeploy.train import modeldir as md
 
 
 def open_data(cfg, data_dir: str | None):
@@ -95,6 +95,7 @@ class TrainingSession:
         """Standardiser, seeded batches, validation set and teachers (imports TensorFlow).
         Models are built and the teachers loaded inside `strategy.scope()` (default: TF's default)."""
         import tensorflow as tf
+
         from acdeploy.train.batches import Batches, Standardizer
         from acdeploy.train.distill import Teacher
         from acdeploy.train.trainer import ValidationSet, set_determinism
@@ -116,6 +117,7 @@ class TrainingSession:
     def build(self, model_cfg, seed: int):
         """A fresh model of the registry (`model_cfg`: the student or teacher section), seeded."""
         import tf_keras as keras
+
         from acdeploy.train.models import build_model
 
         keras.utils.set_random_seed(seed)

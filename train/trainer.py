@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
-from acdeploy.train.batches import Batches, Standardizer
-from acdeploy.train.config import DistillConfig, TrainConfig
-from acdeploy.train.distill import Distiller, Teacher
-from acdeploy.train.evaluate_keras import predict_logits, softmax
 
 from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError
 from acdeploy.metrics import accuracy, log_loss
+from acdeploy.train.batches import Batches, Standardizer
+from acdeploy.train.config import DistillConfig, TrainConfig
+from acdeploy.train.distill import Distiller, Teacher
+from acdeploy.train.evaluate_keras import predict_logits, softmax
 
 STATE = artifacts.TRAIN_STATE
 HISTORY_COLUMNS = ("epoch", "lr", "loss", "ce", "kl", "acc", "val_log_loss", "val_acc", "seconds")

@@ -25,7 +25,6 @@ from acdeploy.deploy.ops import (
     softmax,
 )
 from acdeploy.deploy.ops.base import Constraint, GraphContext, Opcode, OpDef
-
 from acdeploy.errors import ModelError
 
 __all__ = ["Constraint", "GraphContext", "OpDef", "Opcode", "check_supported", "is_float_model", "layer_label",

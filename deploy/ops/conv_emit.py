@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import quant
 from acdeploy.deploy.ir import Graph, Operator, Tensor

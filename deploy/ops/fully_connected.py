@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import quant, validate
 from acdeploy.deploy.ir import Graph, Operator

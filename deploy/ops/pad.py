@@ -4,6 +4,7 @@ constant int8 value (PADV2)."""
 from __future__ import annotations
 
 import numpy as np
+
 from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import validate
 from acdeploy.deploy.ir import Graph, Operator

@@ -8,7 +8,6 @@ from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import validate
 from acdeploy.deploy.ir import Operator
 from acdeploy.deploy.ops.base import INT8, Opcode, OpDef
-
 from acdeploy.textsafe import c_comment
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import click
 import pytest
-from acdeploy.compress.branches import BRANCHES, Branch
 
 from acdeploy.cli import cli
+from acdeploy.compress.branches import BRANCHES, Branch
 from acdeploy.errors import ConfigError
 from acdeploy.schema import load_config
 

@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from acdeploy.compress import lth as L
-from acdeploy.compress.masks import Mask
-from acdeploy.train.session import TrainingSession
 
 from acdeploy.cli import main
+from acdeploy.compress import lth as L
+from acdeploy.compress.masks import Mask
 from acdeploy.schema import load_config
+from acdeploy.train.session import TrainingSession
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 

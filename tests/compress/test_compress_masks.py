@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from acdeploy.compress.masks import Mask, m_by_n_keep, prune, prune_global, prune_layerwise
 
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import acdeploy.compress.quantize as q
-import acdeploy.compress.tfmot_wrap as tw
 import numpy as np
 import pytest
-from acdeploy.compress.masks import prune
 from test_compress_tfmot import _fit, tiny_data, tiny_model
 
+import acdeploy.compress.quantize as q
+import acdeploy.compress.tfmot_wrap as tw
+from acdeploy.compress.masks import prune
 from acdeploy.errors import DataError
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out

@@ -3,10 +3,11 @@ and rewinding restores exactly the saved values."""
 
 from __future__ import annotations
 
-import acdeploy.compress.tfmot_wrap as tw
 import numpy as np
 import pytest
 import tf_keras as keras
+
+import acdeploy.compress.tfmot_wrap as tw
 from acdeploy.compress.masks import prune
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out

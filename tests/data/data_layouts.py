@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
 from acdeploy.data.config import FeatureConfig
 
 # A 16 kHz feature config with the DCASE baseline's 40 ms / 20 ms framing: 40 x 51 per second.

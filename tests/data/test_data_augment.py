@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from acdeploy.data import augment as A
 from acdeploy.data.config import AugmentConfig
 

@@ -211,9 +211,10 @@ def test_caches_made_before_the_clip_length_setting_keep_their_key(layout):
     import dataclasses
     import hashlib
 
+    from data_layouts import feat16k
+
     from acdeploy.data.dataset import read_dataset
     from acdeploy.data.features import CACHE_FORMAT, cache_key
-    from data_layouts import feat16k
 
     index, cfg = read_dataset(layout), feat16k()
     old = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("workers", "short_clips")}

@@ -10,14 +10,14 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
+from data_layouts import FEAT_16K, feat16k, sets
+
+from acdeploy.cli import main
 from acdeploy.data import features as features_module
 from acdeploy.data.config import FeatureConfig
 from acdeploy.data.featstore import INDEX_COLUMNS, open_features
 from acdeploy.data.features import extract_features
 from acdeploy.data.synth import SynthSpec, synthesize
-from data_layouts import FEAT_16K, feat16k, sets
-
-from acdeploy.cli import main
 
 
 @pytest.fixture(scope="module")

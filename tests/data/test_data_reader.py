@@ -5,8 +5,9 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import soundfile as sf
-from acdeploy.data.dataset import device_of, identifier_of, load_audio, read_dataset
 from data_layouts import small_2022_layout, write_layout
+
+from acdeploy.data.dataset import device_of, identifier_of, load_audio, read_dataset
 
 
 def test_2022_names_with_subsegment_token(tmp_path):

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from data_layouts import feat16k
+
+from acdeploy.cli import main
 from acdeploy.data.dataset import read_dataset
 from acdeploy.data.featstore import open_features
 from acdeploy.data.features import ensure_features
 from acdeploy.data.synth import DEVICES, SCENES, SynthSpec, synthesize
-from data_layouts import feat16k
-
-from acdeploy.cli import main
 
 NAME = re.compile(r"^audio/([a-z_]+)-([a-z]+)-(\d+)-(\d+)-(a|b|c|s[1-6])\.wav$")
 

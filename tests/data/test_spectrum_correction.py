@@ -10,14 +10,14 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pytest
+from data_layouts import write_layout
+
+from acdeploy.cli import main
 from acdeploy.data import augment as A
 from acdeploy.data import spectrum_correction as sc
 from acdeploy.data.config import AugmentConfig
 from acdeploy.data.featstore import FeatureSet
 from acdeploy.data.synth import device_chains, device_response_db
-from data_layouts import write_layout
-
-from acdeploy.cli import main
 from acdeploy.errors import ConfigError
 
 OFF = {f.name: False for f in dataclasses.fields(AugmentConfig) if f.type in (bool, "bool")}
@@ -230,9 +230,8 @@ def test_no_paired_recordings_is_a_one_line_error(tmp_path, capsys):
 
 def test_runs_saved_before_the_new_keys_still_resume():
     """A run dir written before spectrum correction existed has no such keys: they mean the default."""
-    from acdeploy.train.run import _config_diff
-
     from acdeploy.config import to_dict
+    from acdeploy.train.run import _config_diff
 
     now = to_dict(_config())
     saved = json.loads(json.dumps(now))

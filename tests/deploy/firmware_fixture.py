@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from acdeploy.deploy.firmware import install_project
 
 from acdeploy import fileio
+from acdeploy.deploy.firmware import install_project
 
 N_IN, N_OUT, INPUT_ZP, SHIFT = 64, 10, -3, 10
 

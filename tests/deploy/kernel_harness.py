@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from acdeploy.deploy.codegen import GeneratedNetwork, generate, test_vectors_header
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.memory_plan import plan_memory

@@ -7,11 +7,11 @@ import json
 import subprocess
 
 import pytest
-from acdeploy.deploy.ops import registry
 from conftest import require_tools
 from deploy_models import model_zoo
 
 from acdeploy.cli import main
+from acdeploy.deploy.ops import registry
 
 NAMES = ["mixed", "floatio", "tanh", "dilated", "float", "hybrid", "twosig"]
 

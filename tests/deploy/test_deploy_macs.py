@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from deploy_models import model_zoo
+
 from acdeploy.deploy.macs import nessi_macs, vela_macs
 from acdeploy.deploy.tflite_reader import read_tflite
-from deploy_models import model_zoo
 
 NAMES = ["mixed", "copies", "floatio", "mnv2"]
 

@@ -7,10 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from deploy_models import model_zoo
+
 from acdeploy.deploy.ir import Graph, Operator, Tensor
 from acdeploy.deploy.memory_plan import check_plan, plan_memory, tflm_arena
 from acdeploy.deploy.tflite_reader import read_tflite
-from deploy_models import model_zoo
 
 NAMES = ["mixed", "copies", "floatio", "mnv2", "dense"]
 

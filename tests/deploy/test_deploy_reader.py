@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from acdeploy.deploy.tflite_reader import read_tflite
 from deploy_models import model_zoo
 
+from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.errors import ModelError
 
 

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import yaml
-from acdeploy.deploy.build import load_model
-from acdeploy.deploy.report import analyze
 from deploy_models import model_zoo
 
 from acdeploy.cli import main
+from acdeploy.deploy.build import load_model
+from acdeploy.deploy.report import analyze
 
 NAMES = ["mixed", "floatio", "mnv2"]
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 import pytest
-from acdeploy.deploy.validate import Limits, load_graph, validate_graph
 from deploy_models import MODELS, model_zoo
 from kernel_cases import FAMILIES, ModelBuilder, _opts, cases
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
+from acdeploy.deploy.validate import Limits, load_graph, validate_graph
 from acdeploy.errors import ModelError
 
 GOLDEN = Path(__file__).parent / "golden" / "mixed.tflite"

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deploy_models import model_zoo
+
 from acdeploy.data.featstore import FeatureSet
 from acdeploy.deploy.dataset_inputs import vector_inputs
 from acdeploy.deploy.tflite_reader import read_tflite
-from deploy_models import model_zoo
-
 from acdeploy.errors import DataError
 from acdeploy.model_info import ModelInfo
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import tf_keras as keras
-from acdeploy.deploy import evaluate as ev
 
 from acdeploy.cli import main
+from acdeploy.deploy import evaluate as ev
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 
@@ -25,6 +25,7 @@ def _data(n, seed):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     import tensorflow as tf
+
     from acdeploy.compress.quantize import convert_int8
     from acdeploy.train.models import inference_model
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from acdeploy.deploy import firmware
-from acdeploy.deploy.targets import TARGETS
 from conftest import require_tools
 from firmware_fixture import N_IN, N_OUT, reference, write_fixture
 
+from acdeploy.deploy import firmware
+from acdeploy.deploy.targets import TARGETS
 from acdeploy.errors import ToolchainError
 
 QEMU_TARGETS = [name for name, t in TARGETS.items() if t.qemu_machine and name != "cortex-m"]

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from acdeploy.deploy import evaluate as ev
 from conftest import require_tools
 from deploy_models import model_zoo
+
+from acdeploy.deploy import evaluate as ev
 
 
 @pytest.fixture(scope="module")

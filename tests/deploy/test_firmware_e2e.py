@@ -12,12 +12,12 @@ import sys
 
 import numpy as np
 import pytest
-from acdeploy.deploy import firmware
-from acdeploy.deploy.targets import TARGETS
 from conftest import require_tools
 from deploy_models import model_zoo
 
 from acdeploy.cli import main
+from acdeploy.deploy import firmware
+from acdeploy.deploy.targets import TARGETS
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 RUN_TARGETS = ("cortex-m4", "cortex-m55")

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import flatbuffers
 import pytest
-from acdeploy.deploy import c_array, codegen
-from acdeploy.deploy.memory_plan import plan_memory
-from acdeploy.deploy.tflite_reader import read_tflite
 from conftest import require_tools
 from kernel_cases import ModelBuilder, _opts
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.cli import main
+from acdeploy.deploy import c_array, codegen
+from acdeploy.deploy.memory_plan import plan_memory
+from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.model_info import ModelInfo
 
 GOLDEN_MODEL = Path(__file__).resolve().parent / "golden" / "mixed.tflite"

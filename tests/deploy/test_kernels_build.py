@@ -11,11 +11,11 @@ import re
 
 import numpy as np
 import pytest
-from acdeploy.deploy import quant
-from acdeploy.deploy.vectors import make_vectors, tflm_interpreter
 from kernel_cases import ModelBuilder, cases
 
 from acdeploy.cli import main
+from acdeploy.deploy import quant
+from acdeploy.deploy.vectors import make_vectors, tflm_interpreter
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from acdeploy.deploy.targets import get_target
 from conftest import require_tools
 from kernel_cases import cases
 from kernel_harness import prepare, write_sources
+
+from acdeploy.deploy.targets import get_target
 
 WARN = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
 

@@ -21,6 +21,7 @@ def _int8(model, shape, seed=0) -> bytes:
 
 def _models() -> dict[str, bytes]:
     import tf_keras as keras
+
     from acdeploy.train.config import ModelConfig
     from acdeploy.train.models import REGISTRY, build_model, inference_model
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from acdeploy.deploy.codegen import generate
-from acdeploy.deploy.memory_plan import plan_memory
-from acdeploy.deploy.tflite_reader import read_tflite
 from kernel_cases import FAMILIES, cases
 from kernel_harness import build_and_run, litert_outputs, mismatches, prepare
 
+from acdeploy.deploy.codegen import generate
+from acdeploy.deploy.memory_plan import plan_memory
+from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.errors import ModelError
 
 COUNTS = {"conv": 50, "depthwise": 50, "conv_fast": 50, "conv_grouped": 20, "depthwise_fast": 30, "fully_connected": 50, "pool": 40, "mean": 30, "add": 30,

@@ -12,12 +12,13 @@ multipliers need the exact (not the fast) requantisation; odd channel counts.
 from __future__ import annotations
 
 import pytest
+from conftest import require_tools
+from kernel_cases import cases
+
 from acdeploy.deploy import firmware
 from acdeploy.deploy.c_engine import write_network_project
 from acdeploy.deploy.targets import get_target
 from acdeploy.deploy.tflite_reader import read_tflite
-from conftest import require_tools
-from kernel_cases import cases
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 

@@ -13,8 +13,9 @@ import subprocess
 
 import numpy as np
 import pytest
-from acdeploy.deploy.quant import multiply_by_quantized_multiplier
 from kernel_harness import CFLAGS, kernels_dir
+
+from acdeploy.deploy.quant import multiply_by_quantized_multiplier
 
 PROGRAM = r"""
 #include <stdio.h>

@@ -16,9 +16,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from acdeploy.deploy.ops.conv_emit import ConvLayer, choose_variant
 from kernel_cases import cases
 from kernel_harness import build_and_run, kernels_dir, mismatches, prepare
+
+from acdeploy.deploy.ops.conv_emit import ConvLayer, choose_variant
 
 COUNTS = {"conv": 16, "depthwise": 16, "conv_fast": 60, "depthwise_fast": 30, "conv_grouped": 8}
 SEED = 6

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from acdeploy.deploy import codegen, macs, memory_plan, ops
-from acdeploy.deploy.c_engine import run_c
-from acdeploy.deploy.validate import load_graph
-from acdeploy.deploy.vectors import make_vectors
 from conftest import require_tools
 from kernel_cases import FAMILIES, ModelBuilder, _act_code, _opts, cases
 from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.cli import main
+from acdeploy.deploy import codegen, macs, memory_plan, ops
+from acdeploy.deploy.c_engine import run_c
+from acdeploy.deploy.validate import load_graph
+from acdeploy.deploy.vectors import make_vectors
 from acdeploy.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]

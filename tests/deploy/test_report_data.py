@@ -8,13 +8,13 @@ import copy
 import json
 
 import pytest
+from golden import MODEL
+
+from acdeploy import artifacts
 from acdeploy.deploy.build import BuildOptions, build
 from acdeploy.deploy.firmware_step import board_check
 from acdeploy.deploy.report_data import FirmwareResult, FirmwareSection, NetworkSection, Report
 from acdeploy.deploy.targets import get_target
-from golden import MODEL
-
-from acdeploy import artifacts
 from acdeploy.errors import ModelError
 
 GOLDEN_JSON = MODEL.parent / "mixed.report.json"

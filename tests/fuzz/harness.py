@@ -34,6 +34,7 @@ DEPLOY_TESTS = REPO / "tests" / "deploy"
 if str(DEPLOY_TESTS) not in sys.path:
     sys.path.insert(0, str(DEPLOY_TESTS))
 
+from acdeploy import fileio  # noqa: E402
 from acdeploy.deploy import c_array, ops, report_md  # noqa: E402
 from acdeploy.deploy.budgets import resolve_budgets  # noqa: E402
 from acdeploy.deploy.codegen import generate  # noqa: E402
@@ -41,8 +42,6 @@ from acdeploy.deploy.memory_plan import plan_memory  # noqa: E402
 from acdeploy.deploy.report import analyze  # noqa: E402
 from acdeploy.deploy.targets import get_target  # noqa: E402
 from acdeploy.deploy.validate import Limits, load_graph  # noqa: E402
-
-from acdeploy import fileio  # noqa: E402
 from acdeploy.errors import AcDeployError  # noqa: E402
 
 MODEL_NAME = "fuzz.tflite"
@@ -139,8 +138,9 @@ def check_python(data: bytes) -> Outcome:
 def _net(model: bytes, index: int):
     """kernel_harness.prepare for one validated model, with its own symbol prefix."""
     import numpy as np
-    from acdeploy.deploy.vectors import make_vectors
     from kernel_harness import Net, tflm_float_outputs
+
+    from acdeploy.deploy.vectors import make_vectors
 
     g = load_graph(model, name=MODEL_NAME, limits=LIMITS)
     name = f"n{index}"

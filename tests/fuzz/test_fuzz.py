@@ -16,8 +16,8 @@ import harness
 import mutators
 import numpy as np
 import pytest
-from acdeploy.deploy.validate import load_graph
 
+from acdeploy.deploy.validate import load_graph
 from acdeploy.errors import ModelError
 
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.tflite"))

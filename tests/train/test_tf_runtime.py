@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from acdeploy.train.config import MODEL_NAMES, ModelConfig, TeacherModelConfig
 from acdeploy.train.models import build_model
 

@@ -7,13 +7,13 @@ import shutil
 import numpy as np
 import pytest
 import tf_keras as keras
-from acdeploy.train import modeldir as md
 
 import acdeploy  # noqa: F401
 from acdeploy.cli import main
 from acdeploy.errors import ModelError
 from acdeploy.metrics import dcase_metrics
 from acdeploy.model_info import ModelInfo
+from acdeploy.train import modeldir as md
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
+
+import acdeploy  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from acdeploy.train.config import ModelConfig
 from acdeploy.train.distill import Distiller, Teacher, kd_loss
 from acdeploy.train.models import build_model
-
-import acdeploy  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 

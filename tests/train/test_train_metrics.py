@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import sklearn.metrics as sk
+
 from acdeploy.train.evaluate_keras import evaluate_probs, plot_confusion, plot_curves, softmax
 
 CLASSES = ["airport", "bus", "metro", "park"]

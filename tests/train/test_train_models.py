@@ -3,13 +3,13 @@ built-in ops the C runtime supports."""
 
 import numpy as np
 import pytest
+
+import acdeploy  # noqa: F401
 from acdeploy.compress.quantize import convert_int8
+from acdeploy.errors import ModelError
 from acdeploy.train.complexity import count_macs, deployed_params, summary
 from acdeploy.train.config import ModelConfig
 from acdeploy.train.models import REGISTRY, build_model, inference_model
-
-import acdeploy  # noqa: F401
-from acdeploy.errors import ModelError
 
 ALLOWED_OPS = {
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "AVERAGE_POOL_2D", "MEAN",

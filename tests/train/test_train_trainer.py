@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
+
+import acdeploy  # noqa: F401
+from acdeploy.errors import ModelError
 from acdeploy.train.batches import Batches, Standardizer, identifiers, validation_split
 from acdeploy.train.config import ModelConfig, TrainConfig
 from acdeploy.train.models import build_model
 from acdeploy.train.trainer import ValidationSet, fit, learning_rate
-
-import acdeploy  # noqa: F401
-from acdeploy.errors import ModelError
 
 pytestmark = pytest.mark.slow  # trains models or runs QEMU: `make test-fast` leaves it out
 
@@ -115,9 +115,8 @@ class _Sabotage(keras.callbacks.Callback):
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch(data, tmp_path):
-    from acdeploy.train.evaluate_keras import predict_logits, softmax
-
     from acdeploy.metrics import log_loss
+    from acdeploy.train.evaluate_keras import predict_logits, softmax
 
     batches, val = data
     student = _student()
