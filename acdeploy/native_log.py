@@ -17,11 +17,13 @@ import sys
 from collections.abc import Iterator
 
 # absl's native format: severity letter, MMDD, time, thread id, file:line] message. Only I/W/E:
-# a fatal (F) line explains a crash and must stay visible. Plus the two banner lines around it.
+# a fatal (F) line explains a crash and must stay visible. Plus the absl banner, LiteRT's delegate
+# notice and the TFLite converter's quantizer settings line.
 NATIVE_LOG_LINE = (
     rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w./+-]+:\d+\] "
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU)"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU"
+    rb"|fully_quantize: \d+, inference_type: \d+, )"
 )
 
 # The filter itself: lines (ended by \n or \r, so progress bars stay live) that match are
@@ -30,7 +32,7 @@ _FILTER = r"""
 import os, re, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for acdeploy; we end at end of file
 drop = re.compile(NATIVE_LOG_LINE)
-hold = re.compile(rb"^(?:[IWE]|WARNING: All|INFO: Created)")
+hold = re.compile(rb"^(?:[IWEf]|WARNING: All|INFO: Created)")
 out, pending = sys.stdout.fileno(), b""
 def write(b):
     while b:

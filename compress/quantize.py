@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,7 +49,10 @@ def convert_int8(model, rep: np.ndarray) -> bytes:
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    return conv.convert()
+    with warnings.catch_warnings():
+        # The int8 input's statistics come from the representative dataset; TensorFlow warns anyway.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+        return conv.convert()
 
 
 def _const_int8_tensors(model_bytes: bytes) -> list[tuple[str, np.ndarray]]:

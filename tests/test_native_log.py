@@ -42,3 +42,11 @@ def test_a_fatal_native_line_stays_visible():
             f"with quiet_native_logs():\n    os.write(2, {line.encode()!r})\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stderr == line
+
+
+def test_the_converters_quantizer_line_is_hidden():
+    line = b"fully_quantize: 0, inference_type: 6, input_inference_type: INT8, output_inference_type: INT8\n"
+    code = ("import os\nfrom acdeploy.native_log import quiet_native_logs\n"
+            f"with quiet_native_logs():\n    os.write(2, {line!r})\n    os.write(2, b'ours\\n')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert r.stderr == b"ours\n"
