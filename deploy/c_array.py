@@ -23,8 +23,10 @@ _ALIGN_MACRO = """\
 #define ACDEPLOY_ALIGN16 alignas(16)
 #elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define ACDEPLOY_ALIGN16 _Alignas(16)
-#else
+#elif defined(__GNUC__) || defined(__clang__)
 #define ACDEPLOY_ALIGN16 __attribute__((aligned(16)))
+#else
+#define ACDEPLOY_ALIGN16 /* C99 without a known extension: place the array 16-byte aligned yourself */
 #endif
 """
 
