@@ -133,13 +133,6 @@ def _multiplier_shift(real: float) -> int:
 
 
 # (min inputs, max inputs or None, positions that may be -1 = absent)
-_ARITY: dict[str, tuple[int, int | None, tuple[int, ...]]] = {
-    "CONV_2D": (2, 3, (2,)), "DEPTHWISE_CONV_2D": (2, 3, (2,)), "FULLY_CONNECTED": (2, 3, (2,)),
-    "MAX_POOL_2D": (1, 1, ()), "AVERAGE_POOL_2D": (1, 1, ()), "MEAN": (2, 2, ()), "ADD": (2, 2, ()),
-    "SOFTMAX": (1, 1, ()), "PAD": (2, 3, (2,)), "PADV2": (2, 3, (2,)), "CONCATENATION": (1, None, ()),
-    "RESHAPE": (1, 2, (1,)), "SQUEEZE": (1, 1, ()), "EXPAND_DIMS": (2, 2, ()),
-    "QUANTIZE": (1, 1, ()), "DEQUANTIZE": (1, 1, ()),
-}
 
 
 class _Validator:
@@ -168,16 +161,20 @@ class _Validator:
                 d.validate(self, op)
 
     def indices(self) -> None:
+        from acdeploy.deploy import ops  # lazily: the op modules reference this module's rules
+
         for kind, idx in (("input", self.g.inputs), ("output", self.g.outputs)):
             for k, i in enumerate(idx):
                 if not 0 <= i < self.n:
                     raise self.fail(None, f"graph {kind} #{k} refers to tensor {i}, the model has {self.n} tensors")
         for op in self.g.operators:
-            lo, hi, optional = _ARITY.get(op.opcode, (0, None, tuple(range(1, len(op.inputs)))))
+            info = ops.opcode_info(op.opcode)  # the op registry says how many inputs an op takes
+            lo, hi, optional = ((info.inputs[0], info.inputs[1], info.optional) if info is not None
+                                else (0, None, tuple(range(1, len(op.inputs)))))
             if len(op.inputs) < lo or (hi is not None and len(op.inputs) > hi):
                 want = f"{lo}" if lo == hi else f"{lo} to {hi}" if hi is not None else f"at least {lo}"
                 raise self.fail(op, f"has {len(op.inputs)} inputs, {op.opcode} takes {want}")
-            if len(op.outputs) != 1 and op.opcode in _ARITY:
+            if len(op.outputs) != 1 and info is not None:
                 raise self.fail(op, f"has {len(op.outputs)} outputs, {op.opcode} has 1")
             for k, i in enumerate(op.inputs):
                 if i == -1 and k in optional:

@@ -46,7 +46,7 @@ def _add(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("ADD", "AddAdd", tflm_op_data=128),),
+    opcodes=(Opcode("ADD", "AddAdd", tflm_op_data=128, inputs=(2, 2)),),
     constraints=(INT8, CONST_INT8, ACT),
     nessi_macs=nessi_macs, emit=_add, validate=validate._add,
     doc="broadcasting (rank <= 4), constant or activation inputs of different quantization; fused activations",

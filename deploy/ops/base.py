@@ -41,6 +41,8 @@ class Opcode:
     # Bytes of kernel op data + parsed builtin options TFLM keeps per operator in its tail
     # (reference kernels, 64-bit; calibrated in benchmarks/bench_tflm_arena.py).
     tflm_op_data: int = TFLM_OTHER_OP_DATA
+    inputs: tuple[int, int | None] = (1, 1)  # fewest and most inputs (None: any number)
+    optional: tuple[int, ...] = ()  # input positions that may be -1 (absent), e.g. a conv's bias
 
 
 class GraphContext:

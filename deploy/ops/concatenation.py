@@ -44,7 +44,7 @@ def _concat(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("CONCATENATION", "AddConcatenation", tflm_op_data=80),),
+    opcodes=(Opcode("CONCATENATION", "AddConcatenation", tflm_op_data=80, inputs=(1, None)),),
     constraints=(INT8, CONST_INT8, Constraint(
         _no_activation,
         "the C runtime, like TFLM's kernel, concatenates without a fused activation"), SAME_QUANT),

@@ -23,7 +23,7 @@ def macs(g: Graph, op: Operator, ctx: GraphContext) -> int:
 
 
 OP = OpDef(
-    opcodes=(Opcode("CONV_2D", "AddConv2D", tflm_op_data=104),),
+    opcodes=(Opcode("CONV_2D", "AddConv2D", tflm_op_data=104, inputs=(2, 3), optional=(2,)),),
     constraints=(*WEIGHTED, Constraint(
         _groups_split_outputs, "a grouped convolution gives every group the same number of output channels")),
     vela_macs=macs, nessi_macs=macs, param_inputs=(1, 2), per_channel=True,

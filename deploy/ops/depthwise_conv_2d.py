@@ -17,7 +17,7 @@ def macs(g: Graph, op: Operator, ctx: GraphContext) -> int:
 
 
 OP = OpDef(
-    opcodes=(Opcode("DEPTHWISE_CONV_2D", "AddDepthwiseConv2D", tflm_op_data=104),),
+    opcodes=(Opcode("DEPTHWISE_CONV_2D", "AddDepthwiseConv2D", tflm_op_data=104, inputs=(2, 3), optional=(2,)),),
     constraints=WEIGHTED,
     vela_macs=macs, nessi_macs=macs, param_inputs=(1, 2), per_channel=True,
     emit=lambda e, op: emit_conv(e, op, depthwise=True),

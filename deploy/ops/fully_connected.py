@@ -49,7 +49,7 @@ def _fully_connected(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("FULLY_CONNECTED", "AddFullyConnected", tflm_op_data=80),),
+    opcodes=(Opcode("FULLY_CONNECTED", "AddFullyConnected", tflm_op_data=80, inputs=(2, 3), optional=(2,)),),
     constraints=(*WEIGHTED,
                  Constraint(option("weights_format", (0,), "weights format"), "the C runtime reads dense (DEFAULT) weights"),
                  Constraint(option("asymmetric_quantize_inputs", (False,), "asymmetric_quantize_inputs"),

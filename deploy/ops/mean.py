@@ -49,7 +49,7 @@ def _mean(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("MEAN", "AddMean", tflm_op_data=64),),
+    opcodes=(Opcode("MEAN", "AddMean", tflm_op_data=64, inputs=(2, 2)),),
     constraints=(INT8,),
     vela_macs=vela_macs, nessi_macs=nessi_macs, tflm_scratch=tflm_scratch, emit=_mean, validate=validate._mean,
     doc="any constant axes of a rank <= 4 input, keep_dims or not; requantizes to the output's scale",

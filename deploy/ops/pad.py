@@ -54,7 +54,8 @@ def _pad(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("PAD", "AddPad", tflm_op_data=48), Opcode("PADV2", "AddPadV2")),
+    opcodes=(Opcode("PAD", "AddPad", tflm_op_data=48, inputs=(2, 3), optional=(2,)),
+             Opcode("PADV2", "AddPadV2", inputs=(2, 3), optional=(2,))),
     constraints=(INT8, Constraint(const_input(1, "int32", "paddings"), "paddings must be a constant int32 tensor")),
     vela_macs=vela_macs, emit=_pad, validate=validate._pad,
     doc="constant int32 paddings on any axis of a rank <= 4 input; PADV2 with a constant int8 value",

@@ -50,8 +50,8 @@ def _pool(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("MAX_POOL_2D", "AddMaxPool2D", tflm_op_data=64),
-             Opcode("AVERAGE_POOL_2D", "AddAveragePool2D", tflm_op_data=64)),
+    opcodes=(Opcode("MAX_POOL_2D", "AddMaxPool2D", tflm_op_data=64, inputs=(1, 1)),
+             Opcode("AVERAGE_POOL_2D", "AddAveragePool2D", tflm_op_data=64, inputs=(1, 1))),
     constraints=(INT8, ACT, Constraint(
         _average_same_quant, "TFLM's int8 average pool averages raw values, so input and output quantization must match")),
     vela_macs=macs, nessi_macs=macs, emit=_pool, validate=validate._pool,

@@ -42,7 +42,8 @@ def vela_macs(g: Graph, op: Operator, ctx: GraphContext) -> int:
 
 
 OP = OpDef(
-    opcodes=(Opcode("QUANTIZE", "AddQuantize", tflm_op_data=32), Opcode("DEQUANTIZE", "AddDequantize", tflm_op_data=32)),
+    opcodes=(Opcode("QUANTIZE", "AddQuantize", tflm_op_data=32, inputs=(1, 1)),
+             Opcode("DEQUANTIZE", "AddDequantize", tflm_op_data=32, inputs=(1, 1))),
     constraints=(
         Constraint(_io_dtype("QUANTIZE", "float32", "int8"), "the C runtime quantizes float32 inputs to int8 only"),
         Constraint(_io_dtype("DEQUANTIZE", "int8", "float32"), "the C runtime dequantizes int8 outputs to float32 only"),

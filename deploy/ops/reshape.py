@@ -21,8 +21,8 @@ def _alias(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("RESHAPE", "AddReshape", tflm_op_data=96), Opcode("SQUEEZE", "AddSqueeze"),
-             Opcode("EXPAND_DIMS", "AddExpandDims")),
+    opcodes=(Opcode("RESHAPE", "AddReshape", tflm_op_data=96, inputs=(1, 2), optional=(1,)), Opcode("SQUEEZE", "AddSqueeze", inputs=(1, 1)),
+             Opcode("EXPAND_DIMS", "AddExpandDims", inputs=(2, 2))),
     constraints=(INT8,),
     aliases=True, emit=_alias, validate=validate._reshape,
     doc="no code: the output aliases the input",

@@ -41,7 +41,7 @@ def _softmax(e: cg.Emitter, op: Operator) -> None:
 
 
 OP = OpDef(
-    opcodes=(Opcode("SOFTMAX", "AddSoftmax", tflm_op_data=80),),
+    opcodes=(Opcode("SOFTMAX", "AddSoftmax", tflm_op_data=80, inputs=(1, 1)),),
     constraints=(INT8, Constraint(
         _output_quant, "TFLM's int8 softmax writes probabilities with scale 1/256, zero point -128"),
         Constraint(_input_scale, "TFLM's int8 softmax needs beta * input scale * 2^26 > 1 and aborts otherwise; "
