@@ -11,7 +11,7 @@ import numpy as np
 
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.validate import load_graph
-from acdeploy.errors import ModelError
+from acdeploy.interpreters import load_runtime
 
 
 def tflm_arena_size(graph: Graph, model_bytes: bytes) -> int:
@@ -20,23 +20,13 @@ def tflm_arena_size(graph: Graph, model_bytes: bytes) -> int:
     return 4 * activations + 2 * len(model_bytes) + (1 << 20)
 
 
-def error_line(e: BaseException, limit: int = 160) -> str:
-    """The exception's type and the start of its first line: runtime bindings put their
-    arguments (the whole model as bytes) into TypeError messages."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    text = text if len(text) <= limit else text[:limit - 3] + "..."
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
 def tflm_interpreter(model_bytes: bytes, graph: Graph, preserve: bool = False, name: str | None = None):
     from tflite_micro.python.tflite_micro import runtime
 
     config = runtime.InterpreterConfig.kPreserveAllTensors if preserve else runtime.InterpreterConfig.kAllocationRecording
-    try:
-        return runtime.Interpreter.from_bytes(bytes(model_bytes), arena_size=tflm_arena_size(graph, model_bytes),
-                                              intrepreter_config=config)
-    except Exception as e:  # noqa: BLE001 - the bindings also raise struct.error, TypeError, ...
-        raise ModelError(f"{name or 'model'}: TFLite Micro cannot load the model ({error_line(e)})") from None
+    return load_runtime(lambda: runtime.Interpreter.from_bytes(
+        bytes(model_bytes), arena_size=tflm_arena_size(graph, model_bytes), intrepreter_config=config),
+        name or "model", "TFLite Micro")
 
 
 def _core_io(graph: Graph) -> tuple[int, int]:
