@@ -8,27 +8,31 @@ No TensorFlow at import: the CLI reads the names.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from acdeploy.compress import lth
 from acdeploy.compress.masks import Mask
 
 
-class Branch:
+class Branch(ABC):
     """A branch of the LTH run `trunk` (a compress.lth.Run whose levels are all saved)."""
 
     def __init__(self, trunk):
         self.trunk = trunk
 
     @staticmethod
+    @abstractmethod
     def name() -> str:
-        raise NotImplementedError
+        """The control name (the --control choice and the branch directory)."""
 
     @staticmethod
+    @abstractmethod
     def description() -> str:
-        raise NotImplementedError
+        """One line for --help: what the control asks."""
 
+    @abstractmethod
     def start(self) -> tuple[dict, Mask]:
         """(initial weights per layer, the mask held fixed during retraining)."""
-        raise NotImplementedError
 
     def run(self) -> None:
         """Train the branch once; a branch already saved is kept, so a rerun resumes."""
