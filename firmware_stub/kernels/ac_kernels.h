@@ -121,6 +121,21 @@ void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *in
 #define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables((p), (x), (y))
 #endif
 
+/* Sparse weights (deploy/ops/sparse_weights.py): per output channel the count of non-zero
+ * weights, then for each its tap index in the channel's [k_h][k_w][in_c] filter (at most 256 taps)
+ * and its value. t.filter is NULL (no dense copy); t.requant's bias' sums the non-zeros only. */
+typedef struct {
+    ac_conv_table_params t;
+    const uint16_t *count; /* [out_c] */
+    const uint8_t *index;  /* [non-zeros] */
+    const int8_t *value;   /* [non-zeros] */
+} ac_conv_sparse_params;
+
+/* Sparse 1x1, ungrouped, no padding, any stride. */
+void ac_conv2d_sparse_1x1(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
+/* Sparse, any ungrouped conv with k_h * k_w * in_c <= 256 (taps gathered per pixel). */
+void ac_conv2d_sparse_gather(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
+
 /* FULLY_CONNECTED: per-tensor (per_channel = 0: multiplier[0]/shift[0]) or per-channel. */
 typedef struct {
     int32_t rows;      /* batch rows */
@@ -136,6 +151,24 @@ typedef struct {
 } ac_fc_params;
 
 void ac_fully_connected(const ac_fc_params *p, const int8_t *input, int8_t *output);
+
+/* FULLY_CONNECTED over sparse symmetric weights: per output row the count of entries, each a
+ * uint8 step from the previous entry's input position (the first from 0; gaps over 255 bridged by
+ * entries of weight 0) and a value; bias' = bias + input_offset * sum of the row's weights. */
+typedef struct {
+    int32_t rows, in_depth, out_depth;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+    int32_t per_channel;
+    const int32_t *bias; /* [out_depth] folded */
+    const int32_t *multiplier;
+    const int32_t *shift;
+    const uint16_t *count; /* [out_depth] */
+    const uint8_t *delta;
+    const int8_t *value;
+} ac_fc_sparse_params;
+
+void ac_fully_connected_sparse(const ac_fc_sparse_params *p, const int8_t *input, int8_t *output);
 
 /* MAX_POOL_2D / AVERAGE_POOL_2D (input and output share quantization). */
 typedef struct {
