@@ -24,11 +24,26 @@ class LthConfig:
     )
     ramp_fraction: float = field(0.6, help="polynomial/constant: share of a level's steps over which the TF-MOT schedule ramps")
     m_by_n: list[int] | None = field(None, help="optional structured sparsity [m, n]: m zeros in every n input channels (TF-MOT sparsity_m_by_n), e.g. [2, 4]")
+    granularity: str = field(
+        "unstructured",
+        help="what a level prunes: unstructured = single weights by magnitude; block4 = whole blocks of 4 consecutive input "
+        "channels of one output channel and tap, smallest L2 norm first; nm = as unstructured, then at most N non-zeros in "
+        "every M input channels (lth.nm). A tensor whose input depth is not a multiple of the group stays unstructured",
+        choices=("unstructured", "block4", "nm"), key_neutral=True)
+    nm: list[int] | None = field(None, help="granularity nm: [N, M], at most N non-zeros in every M consecutive input channels (null: [2, 8])",
+                                 key_neutral=True)
     rewind_epoch: int = field(1, help="survivors are reset to the weights after this many dense epochs (0 = the original initialisation)")
     epochs: int | None = field(None, help="training epochs of the dense level and of every pruned level; null = train.epochs")
     seed: int = field(0, help="seed of the initialisation, data order and control branches")
     budget_bytes: int = field(131072, help="ticket rule: non-zero parameter bytes at int8 must be <= this (DCASE 2021: 128 KB)")
     max_drop: float = field(2.0, help="ticket rule: accuracy (points) may be at most this far below the dense level")
+
+    def mask_granularity(self) -> str:
+        """The granularity as compress/masks.py spells it (nm -> "N:M")."""
+        if self.granularity == "nm":
+            n, m = self.nm or (2, 8)
+            return f"{n}:{m}"
+        return self.granularity
 
     def check(self):
         if self.levels < 1:
@@ -46,6 +61,14 @@ class LthConfig:
         if self.m_by_n is not None:
             if len(self.m_by_n) != 2 or not 0 < self.m_by_n[0] < self.m_by_n[1]:
                 raise ValueError(f"m_by_n: must be [m, n] with 0 < m < n, got {self.m_by_n}")
+        if self.nm is not None and (len(self.nm) != 2 or not 0 < self.nm[0] < self.nm[1]):
+            raise ValueError(f"nm: must be [N, M] with 0 < N < M, got {self.nm}")
+        if self.granularity != "unstructured":
+            if self.schedule != "fixed":
+                raise ValueError(f"granularity: {self.granularity} needs schedule fixed (TF-MOT's {self.schedule} "
+                                 f"schedule re-ranks single weights during retraining)")
+            if self.m_by_n is not None:
+                raise ValueError(f"granularity: {self.granularity} and m_by_n are two structures; set only one")
         if self.rewind_epoch < 0:
             raise ValueError(f"rewind_epoch: must be >= 0, got {self.rewind_epoch}")
         if self.epochs is not None and self.epochs < 1:

