@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from acdeploy import artifacts, fileio
-from acdeploy.deploy import c_array, firmware_step, network_step, report_md
+from acdeploy.deploy import c_array, ethos_step, firmware_step, network_step, report_md
 from acdeploy.deploy.budgets import Budget, resolve_budgets
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory
@@ -92,6 +92,7 @@ def build(model_path: str | Path, target_name: str, out: str | Path, budget_name
           steps: list[Step] | None = None, options: BuildOptions | None = None) -> Report:
     """Run every step into a temp dir, rename it to `out`, then check the budgets. Returns the report."""
     target = get_target(target_name)  # unknown target: fail before reading anything
+    ethos_step.check_target(target, options is not None and options.run)
     budgets = resolve_budgets(list(budget_names), target)
     model_path = Path(model_path)
     data, graph, info = load_model(model_path)
@@ -101,7 +102,7 @@ def build(model_path: str | Path, target_name: str, out: str | Path, budget_name
     with fileio.atomic_dir(out) as tmp:
         ctx = BuildContext(model_path=model_path, model=data, graph=graph, target=target, budgets=budgets,
                            info=info, out=tmp, plan=plan, analysis=report, options=options or BuildOptions())
-        for step in steps if steps is not None else STEPS:
+        for step in steps if steps is not None else ethos_step.STEPS if target.npu else STEPS:
             section = step(ctx)
             if section is not None:
                 report = section.add_to(report)

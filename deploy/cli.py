@@ -15,7 +15,8 @@ _BUDGET_HELP = ("Budget to check (repeatable): dcase2021, dcase2022, dcase2023, 
 
 @click.command("report")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--target", default=None, help="Also check this target board's flash and RAM (e.g. cortex-m4).")
+@click.option("--target", default=None, help="Also check this target board's flash and RAM (e.g. cortex-m4); "
+              "an Ethos-U target (ethos-u55-128, ethos-u65-256, ...) adds Arm Vela's NPU estimates.")
 @click.option("--budget", "budgets", multiple=True, metavar="NAME|FILE", help=_BUDGET_HELP)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report as JSON to this file.")
@@ -28,7 +29,7 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
     """Parameters, non-zero parameters, MACs (as Vela counts them), RAM and flash of an int8 .tflite,
     checked against budgets. Exit code 3 when a budget fails (files are still written)."""
     from acdeploy import fileio
-    from acdeploy.deploy import report_md
+    from acdeploy.deploy import ethos_step, report_md
     from acdeploy.deploy.budgets import resolve_budgets
     from acdeploy.deploy.build import load_model
     from acdeploy.deploy.report import analyze
@@ -37,9 +38,13 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
 
     load(config_path, sets)  # a bad --config or --set fails here as on every command; no section of it changes a report
     tgt = get_target(target) if target else None
+    if tgt is not None:
+        ethos_step.check_target(tgt)
     chosen = resolve_budgets(list(budgets), tgt)
     data, graph, info = load_model(model)
     rep = analyze(graph, model, len(data), tgt, chosen, info)
+    if tgt is not None and tgt.npu is not None:
+        rep = ethos_step.ethos_result(data, graph, tgt, str(model))[0].add_to(rep)
     if out_dir is not None:
         with fileio.atomic_dir(out_dir) as tmp:
             report_md.write_outputs(rep, tmp)
@@ -53,7 +58,9 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
 
 @click.command("build")
 @click.option("--target", default="cortex-m", show_default=True,
-              help="cortex-m (family default: M4 board), cortex-m0plus, cortex-m4, cortex-m7, cortex-m33, cortex-m55, host.")
+              help="cortex-m (family default: M4 board), cortex-m0plus, cortex-m4, cortex-m7, cortex-m33, cortex-m55, host; "
+                   "ethos-u55-128, ethos-u55-256, ethos-u65-256, ethos-u65-512 (Vela-compiled model and a "
+                   "Corstone-300 project; build only).")
 @click.option("--model", "model", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The int8 .tflite to deploy.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -94,6 +101,8 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, 
         click.echo(f"wrote {out_dir}", err=True)
         raise
     click.echo(terminal(rep))
+    if rep.ethos_u is not None:
+        click.echo(f"{target}: {rep.ethos_u.note}")
     if rep.firmware is not None:
         click.echo(firmware_markdown(rep.firmware))
         check_passed(rep, out_dir)

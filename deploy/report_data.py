@@ -234,6 +234,41 @@ class FirmwareSection:
         return dataclasses.replace(report, firmware=self.result, budgets=budgets)
 
 
+@dataclass(frozen=True)
+class EthosResult:
+    """Arm Vela's estimates for an Ethos-U target (report.json's `ethos_u`; deploy/ethos_step.py).
+    Vela's performance model, not a measurement: QEMU has no NPU, so these targets are build only."""
+
+    accelerator: str
+    system_config: str
+    memory_mode: str
+    vela_version: str
+    core_clock_hz: int
+    npu_cycles: int  # Vela's cycles_npu: the NPU's compute cycles
+    total_cycles: int  # Vela's cycles_total: compute and memory access overlapped, per inference
+    inference_seconds: float
+    inferences_per_second: float
+    macs: int  # Vela's nn_macs
+    sram_bytes: int  # memory Vela allocates in each memory (its KiB figures x 1024)
+    dram_bytes: int
+    on_chip_flash_bytes: int
+    off_chip_flash_bytes: int
+    weights_bytes: int  # the weights as Vela encodes them for the NPU
+    npu_operations: int
+    cpu_operations: int
+    compiled_model: str | None  # the Vela-compiled .tflite in the build dir (None for `acdeploy report`)
+    compiled_model_bytes: int
+    cpu_layers: list  # {index, name, op, reason}: the TFLite operators Vela leaves on the CPU
+    layers: list  # Vela's per-layer rows: {layer, original_op, npu_op, target, cycles, npu_cycles, ...}
+    note: str
+
+    def to_dict(self) -> dict:
+        return _dict(self)
+
+    def add_to(self, report: Report) -> Report:
+        return dataclasses.replace(report, ethos_u=self)
+
+
 def _budget(d, source: str, k: int) -> dict:
     where = f"budgets[{k}]"
     if not isinstance(d, dict):
@@ -267,6 +302,7 @@ class Report:
     notes: dict[str, str]  # how each figure is counted
     network: NetworkSection | None = None
     firmware: FirmwareResult | None = None
+    ethos_u: EthosResult | None = None
 
     def failed_checks(self) -> list[str]:
         return [f"{b['name']}: {c['name']} {c['value']:,} > {c['limit']:,}"
@@ -287,6 +323,8 @@ class Report:
             d["network"] = self.network.to_dict()
         if self.firmware is not None:
             d["firmware"] = self.firmware.to_dict()
+        if self.ethos_u is not None:
+            d["ethos_u"] = self.ethos_u.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -315,6 +353,7 @@ class Report:
             notes=dict(d["notes"]),
             network=None if d.get("network") is None else _flat(NetworkSection, d["network"], source, "network"),
             firmware=None if d.get("firmware") is None else FirmwareResult.from_dict(d["firmware"], source),
+            ethos_u=None if d.get("ethos_u") is None else _flat(EthosResult, d["ethos_u"], source, "ethos_u"),
         )
 
     @classmethod
@@ -335,4 +374,4 @@ class Report:
         return cls.from_json(text, str(path))
 
 
-Section = NetworkSection | FirmwareSection  # what a build step may return
+Section = NetworkSection | FirmwareSection | EthosResult  # what a build step may return

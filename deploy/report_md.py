@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from acdeploy import artifacts, fileio
-from acdeploy.deploy.report_data import FirmwareResult, Report
+from acdeploy.deploy.report_data import EthosResult, FirmwareResult, Report
 from acdeploy.textsafe import md_cell, terminal_text
 
 LAYER_COLUMNS = (  # (header, key)
@@ -69,6 +69,8 @@ def terminal(report: Report) -> str:
     if report.budgets:
         out.append("")
         out += _budget_lines(report)
+    if report.ethos_u is not None:
+        out += ["", *ethos_terminal(report.ethos_u)]
     return "\n".join(out)
 
 
@@ -100,6 +102,8 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
     md += ["", "## How the figures are counted", ""]
     md += [f"- **{k}**: {v}" for k, v in report.notes.items()]
     text = "\n".join(md) + "\n"
+    if report.ethos_u is not None:
+        text += "\n" + ethos_markdown(report.ethos_u)
     return text if report.firmware is None else text + "\n" + firmware_markdown(report.firmware)
 
 
@@ -199,3 +203,50 @@ def firmware_markdown(fw: FirmwareResult) -> str:
         rows.append(("run", fw.note or "not run"))
     lines = ["## Firmware", "", "| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
+
+
+def _ethos_totals(e: EthosResult) -> list[tuple[str, str]]:
+    return [
+        ("NPU / system config / memory mode", f"{e.accelerator} / {e.system_config} / {e.memory_mode} (Vela {e.vela_version})"),
+        ("cycles per inference: total (NPU compute alone)", f"{e.total_cycles:,} ({e.npu_cycles:,})"),
+        ("inferences per second", f"{e.inferences_per_second:,} at {e.core_clock_hz / 1e6:g} MHz"),
+        ("MACs (Vela)", f"{e.macs:,}"),
+        ("SRAM / DRAM / off-chip flash used", f"{e.sram_bytes:,} / {e.dram_bytes:,} / {e.off_chip_flash_bytes:,} B"),
+        ("weights as encoded for the NPU", f"{e.weights_bytes:,} B"),
+        ("operations on the NPU / left on the CPU", f"{e.npu_operations} / {e.cpu_operations}"),
+    ]
+
+
+def ethos_terminal(e: EthosResult) -> list[str]:
+    rows = _ethos_totals(e)
+    width = max(len(k) for k, _ in rows)
+    out = ["Ethos-U (Vela estimates, not measured: QEMU has no NPU, so this target is build only)"]
+    out += [f"{k:<{width}}  {v}" for k, v in rows]
+    out += [f"CPU: layer {c['index']} {terminal_text(_short(c['name']))} ({c['op']}): {terminal_text(c['reason'])}"
+            for c in e.cpu_layers]
+    return out
+
+
+ETHOS_COLUMNS = (("layer", "layer"), ("TFLite op", "original_op"), ("NPU op", "npu_op"), ("on", "target"),
+                 ("cycles", "cycles"), ("NPU cycles", "npu_cycles"), ("SRAM AC", "sram_access_cycles"),
+                 ("DRAM AC", "dram_access_cycles"), ("off-chip flash AC", "off_chip_flash_access_cycles"),
+                 ("MACs", "macs"), ("MAC util %", "mac_utilisation_pct"), ("name", "name"))
+
+
+def ethos_markdown(e: EthosResult) -> str:
+    """report.md's Ethos-U section: Vela's totals, the CPU fallbacks and its per-layer rows."""
+    md = ["## Ethos-U (Vela estimates)", "", e.note + ".", "", "| | |", "| --- | --- |"]
+    md += [f"| {k} | {md_cell(v)} |" for k, v in _ethos_totals(e)]
+    if e.compiled_model:
+        md.append(f"| compiled model | `{md_cell(e.compiled_model)}` ({e.compiled_model_bytes:,} B) |")
+    md += ["", "Operators Vela leaves on the CPU: " + ("none." if not e.cpu_layers else "")]
+    md += [f"- layer {c['index']} {md_cell(c['name'])} ({md_cell(c['op'])}): {md_cell(c['reason'] or 'no reason given')}"
+           for c in e.cpu_layers]
+    md += ["", "Per operation (Vela splits some layers into several NPU operations; AC: memory access cycles):", "",
+           "| " + " | ".join(h for h, _ in ETHOS_COLUMNS) + " |",
+           "| " + " | ".join("---" if k in ("original_op", "npu_op", "target", "name") else "---:"
+                             for _, k in ETHOS_COLUMNS) + " |"]
+    for r in e.layers:
+        cells = ["" if r[k] is None else _short(r[k]) if k == "name" else _cell(r[k]) for _, k in ETHOS_COLUMNS]
+        md.append("| " + " | ".join(md_cell(c) for c in cells) + " |")
+    return "\n".join(md) + "\n"

@@ -12,6 +12,16 @@ MiB = 1024 * KiB
 
 
 @dataclass(frozen=True)
+class Npu:
+    """An Arm Ethos-U NPU beside the core: what Vela compiles for (deploy/vela.py). The system
+    config and memory mode are sections of Vela's own Arm/vela.ini."""
+
+    accelerator: str  # Vela --accelerator-config
+    system_config: str
+    memory_mode: str
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     board: str  # the reference board whose flash/RAM is the budget
@@ -21,6 +31,7 @@ class Target:
     ram_bytes: int | None
     qemu_machine: str | None  # None: build only
     dsp: bool  # ACLE DSP intrinsics (__smlad, __sxtb16) available
+    npu: Npu | None = None  # Ethos-U: the model runs as Vela's custom op; build only (QEMU has no NPU)
 
     @property
     def cross(self) -> bool:
@@ -40,6 +51,14 @@ TARGETS: dict[str, Target] = {
                ("-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), 1 * MiB, 512 * KiB, "mps2-an505", True),
         Target("cortex-m55", "Corstone-300 / MPS3 AN547 (Cortex-M55)", "cortex-m55",
                ("-mthumb", "-mfloat-abi=hard"), 2 * MiB, 512 * KiB, "mps3-an547", True),
+        *(Target(f"ethos-u{u}-{macs}", f"Corstone-300 (Cortex-M55 + Ethos-U{u}-{macs})", "cortex-m55",
+                 ("-mthumb", "-mfloat-abi=hard"), 2 * MiB, 512 * KiB, None, True,
+                 Npu(f"ethos-u{u}-{macs}", system, memory))
+          for u, macs, system, memory in (
+              ("55", 128, "Ethos_U55_High_End_Embedded", "Shared_Sram"),
+              ("55", 256, "Ethos_U55_High_End_Embedded", "Shared_Sram"),
+              ("65", 256, "Ethos_U65_High_End", "Dedicated_Sram"),
+              ("65", 512, "Ethos_U65_High_End", "Dedicated_Sram"))),
         Target("host", "this machine (gcc, native)", "", (), None, None, None, False),
     )
 }

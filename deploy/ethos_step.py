@@ -1,0 +1,173 @@
+"""The Ethos-U targets (`ethos-u55-128`, `ethos-u65-256`, ...): Vela's estimates for the report, and
+the build steps that replace the Cortex-M ones.
+
+`acdeploy report --target ethos-u55-128` adds `ethos_result`'s section (Vela's per-layer NPU cycles,
+MACs and memory access cycles, its totals, and the operators it leaves on the CPU). `acdeploy
+build` for these targets runs `STEPS`: Vela's compiled model (model_vela.tflite) as the TFLM C
+array, model_settings.h whose resolver registers the `ethos-u` custom op (AddEthosU) and the ops
+left on the CPU, and the Corstone-300 firmware project of firmware_stub/ethos_u/. QEMU has no NPU:
+nothing is run, and `--run` is refused (`check_target`).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+
+from acdeploy import artifacts, fileio
+from acdeploy.deploy import c_array, firmware, ops
+from acdeploy.deploy.ir import Graph
+from acdeploy.deploy.report_data import EthosResult
+from acdeploy.deploy.targets import Target
+from acdeploy.deploy.tflite_reader import read_tflite
+from acdeploy.deploy.vela import VelaOutput, compile_model, vela_version
+from acdeploy.errors import ConfigError, ModelError
+
+VELA_MODEL = "model_vela.tflite"
+ETHOS_U_OP = "CUSTOM:ethos-u"
+NPU_SETTINGS_H = "npu_settings.h"
+ARENA_REGION_LD = "arena_region.ld"
+TEMPLATE = "ethos_u"  # firmware_stub/ethos_u/
+KiB = 1024
+BUILD_ONLY = ("build only: QEMU models no Ethos-U NPU, so the firmware is not run here and the cycle "
+              "figures are Vela's estimates (its performance model), not measurements")
+# CSV column of Vela's per-layer file -> key in report.json (ints unless named in _FLOAT_COLUMNS)
+_COLUMNS = (
+    ("Original Operator", "original_op"), ("NNG Operator", "npu_op"), ("Target", "target"), ("Name", "name"),
+    ("Op Cycles", "cycles"), ("NPU", "npu_cycles"), ("SRAM AC", "sram_access_cycles"),
+    ("DRAM AC", "dram_access_cycles"), ("OnFlash AC", "on_chip_flash_access_cycles"),
+    ("OffFlash AC", "off_chip_flash_access_cycles"), ("MAC Count", "macs"),
+    ("Util% (MAC)", "mac_utilisation_pct"), ("Staging Usage", "staging_bytes"),
+)
+_TEXT_COLUMNS = ("original_op", "npu_op", "target", "name")
+_FLOAT_COLUMNS = ("mac_utilisation_pct",)
+
+
+def _number(row: dict, column: str, key: str):
+    v = float(row[column])
+    return round(v, 2) if key in _FLOAT_COLUMNS else int(round(v))
+
+
+def _kib(summary: dict, key: str) -> int:
+    return int(round(float(summary[key]) * KiB))
+
+
+def check_target(target: Target, run: bool = False) -> None:
+    """Before any work: an Ethos-U target needs Vela installed and cannot --run."""
+    if target.npu is None:
+        return
+    vela_version()
+    if run:
+        raise ConfigError(f"--run: target '{target.name}' is build only (QEMU models no Ethos-U NPU); "
+                          "build without --run and run the firmware on a Corstone-300 FVP or board")
+
+
+def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
+                 compiled_model: str | None = None) -> tuple[EthosResult, VelaOutput]:
+    """Vela on the model for the target's NPU, as the report's `ethos_u` section."""
+    npu = target.npu
+    out = compile_model(model, npu, where)
+    layer_of = {graph.tensor(o).name: op.index for op in graph.operators for o in op.outputs}
+    layers, cpu = [], []
+    for row in out.layers:
+        d = {"layer": layer_of.get(row["Name"])}
+        for column, key in _COLUMNS:
+            d[key] = row[column] if key in _TEXT_COLUMNS else _number(row, column, key)
+        layers.append(d)
+        if d["target"] == "CPU":
+            idx = d["layer"]
+            op, reason = out.cpu_reasons.get(row["Name"], (None, ""))
+            cpu.append({"index": idx, "name": row["Name"],
+                        "op": graph.operators[idx].opcode if idx is not None else op or row["Original Operator"],
+                        "reason": reason})
+    s = out.summary
+    result = EthosResult(
+        accelerator=npu.accelerator, system_config=npu.system_config, memory_mode=npu.memory_mode,
+        vela_version=out.version, core_clock_hz=int(float(s["core_clock"])),
+        npu_cycles=int(float(s["cycles_npu"])), total_cycles=int(float(s["cycles_total"])),
+        inference_seconds=float(s["inference_time"]),
+        inferences_per_second=round(float(s["inferences_per_second"]), 1),
+        macs=int(float(s["nn_macs"])),
+        sram_bytes=_kib(s, "sram_memory_used"), dram_bytes=_kib(s, "dram_memory_used"),
+        on_chip_flash_bytes=_kib(s, "on_chip_flash_memory_used"),
+        off_chip_flash_bytes=_kib(s, "off_chip_flash_memory_used"),
+        weights_bytes=int(float(s["total_npu_encoded_weights"])),
+        npu_operations=sum(r["target"] == "NPU" for r in layers), cpu_operations=len(cpu),
+        compiled_model=compiled_model, compiled_model_bytes=len(out.compiled),
+        cpu_layers=cpu, layers=layers, note=BUILD_ONLY,
+    )
+    return result, out
+
+
+def resolver_calls(compiled: Graph) -> list[str]:
+    """MicroMutableOpResolver calls for Vela's output: AddEthosU for the NPU part, the builtin's for
+    each operator left on the CPU (all of them ops the registry knows: load_model checked the input)."""
+    seen: dict[str, None] = {}
+    for op in compiled.operators:
+        info = ops.opcode_info(op.opcode) if op.opcode != ETHOS_U_OP else None
+        seen["AddEthosU" if info is None else info.resolver] = None
+    return list(seen)
+
+
+# --- the build step (deploy/build.py) ------------------------------------------------------------
+
+
+def build_step(ctx) -> EthosResult:
+    """Vela's model, its C array and settings, and the firmware project; returns the report section."""
+    result, out = ethos_result(ctx.model, ctx.graph, ctx.target, str(ctx.model_path), compiled_model=VELA_MODEL)
+    fileio.write_bytes(ctx.out / VELA_MODEL, out.compiled)
+    write_model_sources(ctx, out.compiled, result)
+    install_project(ctx, result)
+    return result
+
+
+def _arena_bytes(ctx, ethos: EthosResult) -> int:
+    """Vela's feature-map area (in SRAM when the NPU shares it, else in DRAM) plus the TFLM
+    persistent allocations estimated for the input model, rounded up to 16 bytes."""
+    fmap = ethos.sram_bytes if _shared(ctx.target) else ethos.dram_bytes
+    return -(-(fmap + ctx.analysis.totals.tflm_arena_tail_bytes) // 16) * 16
+
+
+def _shared(target: Target) -> bool:
+    return target.npu.memory_mode in ("Shared_Sram", "Sram_Only")
+
+
+def write_model_sources(ctx, compiled: bytes, ethos: EthosResult) -> None:
+    graph = read_tflite(compiled, name=str(ctx.out / VELA_MODEL))
+    if not any(op.opcode == ETHOS_U_OP for op in graph.operators):
+        raise ModelError(f"{ctx.model_path}: Vela mapped no operator to the NPU of {ctx.target.name}")
+    name = c_array.c_name(ctx.model_path)
+    fileio.write_text(ctx.out / artifacts.MODEL_DATA_H, c_array.model_data_h(name, len(compiled)))
+    fileio.write_text(ctx.out / artifacts.MODEL_DATA_C, c_array.model_data_c(name, compiled))
+    fileio.write_text(ctx.out / artifacts.MODEL_SETTINGS_H, c_array.model_settings_h(
+        ctx.graph, name, resolver_calls(graph), _arena_bytes(ctx, ethos), ctx.info))
+
+
+def install_project(ctx, ethos: EthosResult) -> None:
+    """The Corstone-300 project (firmware_stub/ethos_u/) and its two generated files."""
+    fw_dir = ctx.out / firmware.FIRMWARE_DIR
+    firmware.copy_package_dir(importlib.resources.files("acdeploy.firmware_stub") / TEMPLATE, fw_dir)
+    npu = ctx.target.npu
+    fast = 0 if _shared(ctx.target) else -(-ethos.sram_bytes // 16) * 16
+    fileio.write_text(fw_dir / NPU_SETTINGS_H, "\n".join([
+        f"/* Generated by acdeploy build for {ctx.target.name}: Vela {ethos.vela_version}, "
+        f"{npu.system_config}, {npu.memory_mode}. */",
+        "#ifndef ACDEPLOY_NPU_SETTINGS_H_",
+        "#define ACDEPLOY_NPU_SETTINGS_H_",
+        "",
+        f'#define ACDEPLOY_NPU_ACCELERATOR "{npu.accelerator}"',
+        f"#define ACDEPLOY_NPU_TENSOR_ARENA_SIZE {_arena_bytes(ctx, ethos)}",
+        "/* Dedicated_Sram: the SRAM is the NPU's cache, ethosu_init's fast memory; Shared_Sram: none. */",
+        f"#define ACDEPLOY_NPU_FAST_MEMORY_SIZE {fast}",
+        f"/* Vela's estimate at {ethos.core_clock_hz} Hz; the firmware prints the NPU's own count. */",
+        f"#define ACDEPLOY_NPU_ESTIMATED_CYCLES {ethos.total_cycles}u",
+        "",
+        "#endif /* ACDEPLOY_NPU_SETTINGS_H_ */",
+        "",
+    ]))
+    region = "ISRAM" if _shared(ctx.target) else "DDR"
+    fileio.write_text(fw_dir / ARENA_REGION_LD,
+                      f"/* Generated by acdeploy build: where the tensor arena goes with {npu.memory_mode}. */\n"
+                      f'REGION_ALIAS("ARENA", {region});\n')
+
+
+STEPS = [build_step]
