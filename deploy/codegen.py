@@ -34,6 +34,7 @@ class GeneratedNetwork:
     float_io: bool
     input_tensor: int  # the int8 core's input / output tensor indices
     output_tensor: int
+    formats: list = field(default_factory=list)  # weight_formats.LayerFormat per weighted layer
 
 
 # A data comment names a layer and a tensor (each up to 200 characters of their own).
@@ -82,6 +83,10 @@ class Emitter:
     reference: bool = False  # every layer calls its op's reference kernel (the tests' oracle)
     variants: dict[int, str] = field(default_factory=dict)  # layer index -> the kernel it calls
     offset_names: dict[int, str] = field(default_factory=dict)  # arena tensor -> its offset macro
+    weights: str = "auto"  # weight formats: auto | dense | sparse (deploy/weight_formats.py)
+    objective: str = "speed"  # what auto and the dense formats optimise: speed | size | balanced
+    dsp: bool = True  # the cost model's core: the DSP loops or the portable ones
+    formats: dict = field(default_factory=dict)  # layer index -> weight_formats.LayerFormat
 
     # --- names and references -----------------------------------------------------------
     def sym(self, layer: int, what: str) -> str:
@@ -186,14 +191,20 @@ def core_io(graph: Graph) -> tuple[int, int]:
 
 
 def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
-             source_name: str = "", reference: bool = False) -> GeneratedNetwork:
+             source_name: str = "", reference: bool = False, weights: str = "auto", objective: str = "speed",
+             dsp: bool = True) -> GeneratedNetwork:
     """Emit acnet.c/.h for `graph` with activations at `plan.offsets` in a `plan.arena_bytes` arena.
 
     reference: every layer calls its op's reference kernel instead of the optimized variant the
-    generator would choose (the oracle of tests/deploy/test_kernels_variants.py)."""
+    generator would choose (the oracle of tests/deploy/test_kernels_variants.py).
+    weights, objective, dsp: each weighted layer's format (deploy/weight_formats.py)."""
+    from acdeploy.deploy.weight_formats import check_mode
+
+    check_mode(weights, objective)
     ops.check_supported(graph, source_name or "model")
     layers, core_in, core_out, q, dq = _io(graph)
-    e = Emitter(graph, dict(plan.offsets), _check_prefix(prefix), reference=reference)
+    e = Emitter(graph, dict(plan.offsets), _check_prefix(prefix), reference=reference, weights=weights,
+                objective=objective, dsp=dsp)
     for op in layers:
         try:
             ops.lookup(op.opcode).emit(e, op)
@@ -253,7 +264,8 @@ def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
     hdr.append(f"\n#endif /* {P}_H */\n")
     return GeneratedNetwork(
         source="".join(src), header="".join(hdr), input_size=numel(xin.shape), output_size=numel(xout.shape),
-        arena_bytes=arena, float_io=q is not None or dq is not None, input_tensor=core_in, output_tensor=core_out)
+        arena_bytes=arena, float_io=q is not None or dq is not None, input_tensor=core_in, output_tensor=core_out,
+        formats=[e.formats[i] for i in sorted(e.formats)])
 
 
 def test_vectors_header(inputs: np.ndarray, expected: np.ndarray, prefix: str = "acnet") -> str:

@@ -7,13 +7,15 @@ function by AC_USE_DSP at compile time, so one acnet.c builds with and without D
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import quant
+from acdeploy.deploy import weight_formats as wf
 from acdeploy.deploy.ir import Graph, Operator, Tensor
+from acdeploy.deploy.ops import sparse_weights
 
 
 def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels: int) -> np.ndarray:
@@ -120,6 +122,40 @@ def _struct_value(fields: dict[str, object]) -> str:
     return "{" + ", ".join(f".{k} = {v}" for k, v in fields.items()) + "}"
 
 
+def _filter16_bytes(oc: int, ic: int) -> int:
+    return (oc // 2) * (ic // 4) * 4 * 4
+
+
+def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels: int, small_1x1: bool):
+    """The layer's weight format and kernel (deploy/weight_formats.py), recorded in e.formats."""
+    taps = c.k_h * c.k_w * c.filter_in_c
+    weights = int(w.data.size)
+    nnz = sparse_weights.nonzeros(w.data)
+    outputs = pixels * c.out_c
+    macs = pixels * (c.out_c * taps if not c.depthwise else c.out_c * c.k_h * c.k_w)
+    dense_fn = choose_variant(c, reference=e.reference)
+    cands = [wf.Candidate("dense", dense_fn, weights, wf.predict(dense_fn, macs, outputs, dsp=e.dsp))]
+    fn16 = choose_variant(replace(c, filter16=True), reference=e.reference)
+    if not e.reference and small_1x1 and c.table and fn16 != dense_fn:
+        cands.append(wf.Candidate("dense16", fn16, weights + _filter16_bytes(c.out_c, c.in_c),
+                                  wf.predict(fn16, macs, outputs, dsp=e.dsp)))
+    if (not e.reference and not c.depthwise and c.table and c.in_c == c.filter_in_c
+            and taps <= sparse_weights.MAX_TAPS):
+        pointwise = (c.k_h, c.k_w) == (1, 1) and c.pads == (0, 0)
+        fn_s = "ac_conv2d_sparse_1x1" if pointwise else "ac_conv2d_sparse_gather"
+        sp_bytes = 2 * c.out_c + 2 * nnz
+        cands.append(wf.Candidate("sparse", fn_s, sp_bytes, wf.predict(
+            fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, dsp=e.dsp)))
+    chosen, dense = wf.choose(cands, e.weights, e.objective)
+    e.formats[op.index] = wf.LayerFormat(
+        index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant, weights=weights,
+        nonzero=nnz, dense_bytes=weights, stored_bytes=chosen.weight_bytes,
+        tflm_prune_bytes=sparse_weights.tflm_prune_bytes(weights, nnz),
+        predicted_instructions=chosen.instructions, dense_instructions=dense.instructions,
+        candidates=[asdict(k) for k in cands])
+    return chosen
+
+
 def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
     g = e.graph
     x, w, y = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
@@ -144,18 +180,20 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
     rows = None if e.reference else _requant_rows(e, op, mults, shifts, depthwise)
     small_1x1 = (not depthwise and (kh, kw) == (1, 1) and ic == fic and ic % 4 == 0
                  and ic <= FILTER16_MAX_IN_C and oc >= 2)
-    fn = choose_variant(ConvLayer(
+    conv = ConvLayer(
         depthwise=depthwise, k_h=int(kh), k_w=int(kw), in_c=ic, out_c=oc, filter_in_c=int(fic), stride=(sh, sw),
-        pads=(pt, pl), full_range=(lo, hi) == (-128, 127), table=rows is not None, filter16=small_1x1),
-        reference=e.reference)
+        pads=(pt, pl), full_range=(lo, hi) == (-128, 127), table=rows is not None, filter16=False)
+    pixels = b * oh * ow
+    fmt = _choose_format(e, op, conv, w, pixels, small_1x1)
+    fn = fmt.variant
     e.variants[op.index] = fn
     geom = _struct_value({
         "batches": b, "in_h": ih, "in_w": iw, "in_c": ic, "out_h": oh, "out_w": ow, "out_c": oc,
         "k_h": kh, "k_w": kw, "filter_in_c": fic, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
         "pad_top": pt, "pad_left": pl, "input_offset": -cg.zp(x), "output_offset": cg.zp(y),
         "act_min": lo, "act_max": hi})
-    filt = e.array(e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64),
-                   f"{layer}: filter '{w.name}' {list(w.shape)}")
+    filt = "NULL" if fmt.format == "sparse" else e.array(
+        e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64), f"{layer}: filter '{w.name}' {list(w.shape)}")
     if fn in ("ac_conv2d_ref", "ac_conv2d_rows", "ac_depthwise_ref"):
         # Exact requantisation: bias (zeros when the model has none), multipliers and shifts.
         ctype, fields = "ac_conv_params", {
@@ -173,5 +211,14 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
         if fn.startswith("AC_CONV2D_1X1_W16"):
             ctype, fields = "ac_conv_w16_params", {"t": _struct_value(fields),
                                                    "filter16": _filter16(e, op, layer, w)}
+        elif fmt.format == "sparse":
+            sp = sparse_weights.encode_conv(w.data)
+            ctype, fields = "ac_conv_sparse_params", {
+                "t": _struct_value(fields),
+                "count": e.array(e.sym(op.index, "count"), "uint16_t", sp.count, f"{layer}: non-zero weights per channel"),
+                "index": e.array(e.sym(op.index, "index"), "uint8_t", sp.index,
+                                 f"{layer}: tap index of each non-zero weight of '{w.name}' {list(w.shape)}"),
+                "value": e.array(e.sym(op.index, "value"), "int8_t", sp.value, f"{layer}: non-zero weights"),
+            }
     p = e.struct(ctype, e.sym(op.index, "params"), fields, f"{layer}: {fn}")
     e.call(op, f"{fn}(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.outputs[0])});")

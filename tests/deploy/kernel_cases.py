@@ -409,3 +409,40 @@ _STREAM = {f: k for k, f in enumerate([*sorted(set(FAMILIES) - set(_ADDED_FAMILI
 def cases(family: str, n: int, seed: int) -> list[bytes]:
     rng = np.random.default_rng([seed, _STREAM[family]])
     return [FAMILIES[family](rng) for _ in range(n)]
+
+
+def prune(model: bytes, sparsity: float, seed: int = 0) -> bytes:
+    """The model with the smallest-magnitude `sparsity` share of every CONV_2D / FULLY_CONNECTED
+    filter set to 0 (per layer, ties broken at random), as magnitude pruning of int8 weights."""
+    m = fb.ModelT.InitFromPackedBuf(model, 0)
+    rng = np.random.default_rng(seed)
+    codes = {i: oc.builtinCode for i, oc in enumerate(m.operatorCodes)}
+    sg = m.subgraphs[0]
+    for op in sg.operators:
+        if codes[op.opcodeIndex] not in (fb.BuiltinOperator.CONV_2D, fb.BuiltinOperator.FULLY_CONNECTED):
+            continue
+        buf = m.buffers[sg.tensors[op.inputs[1]].buffer]
+        w = np.frombuffer(bytes(np.asarray(buf.data, np.uint8)), np.int8).copy()
+        k = int(round(sparsity * w.size))
+        order = np.lexsort((rng.random(w.size), np.abs(w.astype(np.int32))))
+        w[order[:k]] = 0
+        buf.data = w.tobytes()
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def wide_fc_case(rng):
+    """FULLY_CONNECTED with an input depth over 255 (the sparse format's bridged gaps)."""
+    rows, depth, out = int(rng.integers(1, 3)), int(rng.integers(256, 700)), int(rng.integers(1, 12))
+    in_s, in_zp = _logu(rng, 1e-3, 0.5), _zp(rng)
+    w_s = _logu(rng, 1e-3, 5e-2)
+    m = ModelBuilder()
+    x = m.tensor((rows, depth), scale=in_s, zp=in_zp, name="input")
+    w = m.tensor((out, depth), scale=w_s, zp=0, data=_weights(rng, (out, depth)), name="weights")
+    bias = m.tensor((out,), "int32", scale=float(np.float32(in_s) * np.float32(w_s)), zp=0,
+                    data=rng.integers(-20000, 20000, size=out).astype(np.int32), name="bias")
+    y = m.tensor((rows, out), scale=_acc_out_scale(rng, in_s, w_s, depth), zp=_zp(rng), name="output")
+    m.op("FULLY_CONNECTED", [x, w, bias], [y], _opts("FullyConnectedOptionsT",
+                                                     fusedActivationFunction=_act_code(str(rng.choice(ACTIVATIONS)))))
+    return m.build([x], [y])

@@ -52,13 +52,16 @@ def tflm_float_outputs(model: bytes, graph: Graph, xs: np.ndarray) -> np.ndarray
 
 
 def prepare(models: list[bytes], n_vectors: int = 3, seed: int = 0, inputs: list | None = None,
-            names: list[str] | None = None, reference: bool = False) -> list[Net]:
-    """Generate each model (prefix `names[i]`, default n<i>; reference: the reference kernels)."""
+            names: list[str] | None = None, reference: bool = False, weights: str = "auto",
+            objective: str = "speed") -> list[Net]:
+    """Generate each model (prefix `names[i]`, default n<i>; reference: the reference kernels;
+    weights, objective: the weight formats, deploy/weight_formats.py)."""
     nets = []
     for i, model in enumerate(models):
         g = read_tflite(model)
         name = names[i] if names is not None else f"n{i}"
-        code = generate(g, plan_memory(g), prefix=name, source_name=f"test case {i}", reference=reference)
+        code = generate(g, plan_memory(g), prefix=name, source_name=f"test case {i}", reference=reference,
+                        weights=weights, objective=objective)
         given = None if inputs is None else inputs[i]
         x, y = make_vectors(model, inputs=given, n=n_vectors, seed=seed + i, graph=g)
         net = Net(name, model, g, code, x, y)

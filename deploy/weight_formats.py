@@ -1,0 +1,139 @@
+"""The per-layer weight format choice: dense int8, dense with int16 copies (the DSP core's 1x1
+path) or sparse (deploy/ops/sparse_weights.py), from the flash bytes of each format and the
+instructions its kernel is predicted to take.
+
+Predicted instructions = per_mac * MACs executed (all of them dense, the non-zeros' sparse)
++ per_output * output values + per_tap * gathered taps (sparse KxK: taps per output pixel).
+The constants are per kernel variant and core kind (DSP or portable), fitted by least squares to
+the firmware's own per-layer counts (`make PROFILE=1` in QEMU, cortex-m4) with
+
+    .venv/bin/python benchmarks/bench_sparse.py --calibrate
+
+which prints this table. Variants not in the fit keep hand estimates from the kernels' loops.
+
+Objectives (config `deploy.objective`):
+- speed: fewest instructions;
+- size: fewest bytes;
+- balanced (default): a format may add flash only where it saves at least BYTE_WORTH
+  instructions per inference per added byte (the int16 copies of a 32-channel 1x1 conv save
+  about 44 per byte, so balanced drops them); sparse is taken only where it is no larger and no
+  slower than the dense choice.
+In every mode auto never picks a format that is larger and slower than dense."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+OBJECTIVES = ("speed", "size", "balanced")
+WEIGHTS = ("auto", "dense", "sparse")
+BYTE_WORTH = 64  # balanced: instructions per inference one more byte of flash must save
+
+# variant family -> (per_mac, per_output, per_tap) on the DSP core, and on the portable loops.
+# Fitted on cortex-m4 (see the module doc); hand estimates marked "est".
+_DSP = {
+    "1x1": (1.54, 17.3, 0.0),
+    "1x1_w16": (1.37, 17.3, 0.0),
+    "gather": (7.07, 0.0, 0.0),
+    "rows": (3.0, 20.0, 0.0),  # est
+    "depthwise": (5.2, 0.0, 0.0),
+    "ref": (10.0, 30.0, 0.0),  # est
+    "fc": (2.0, 30.0, 0.0),  # est
+    "sparse_1x1": (3.2, 12.0, 0.0),
+    "sparse_gather": (3.2, 12.0, 4.0),
+    "fc_sparse": (4.5, 30.0, 0.0),  # est
+}
+_PORTABLE = {
+    **_DSP,
+    "1x1": (2.60, 20.0, 0.0),
+    "1x1_w16": (2.60, 20.0, 0.0),  # the portable build reads the int8 copy
+    "gather": (7.97, 0.0, 0.0),
+    "rows": (4.5, 20.0, 0.0),  # est
+    "depthwise": (29.0, 0.0, 0.0),
+    "fc": (4.0, 30.0, 0.0),  # est
+}
+
+
+def family(variant: str) -> str:
+    """The cost-model family of a kernel function or macro name."""
+    v = variant.lower()
+    for key, fam in (("sparse_1x1", "sparse_1x1"), ("sparse_gather", "sparse_gather"),
+                     ("fully_connected_sparse", "fc_sparse"), ("fully_connected", "fc"), ("1x1_w16", "1x1_w16"),
+                     ("1x1", "1x1"), ("gather", "gather"), ("rows", "rows"), ("depthwise", "depthwise")):
+        if key in v:
+            return fam
+    return "ref"
+
+
+def predict(variant: str, macs: int, outputs: int, taps: int = 0, dsp: bool = True) -> int:
+    a, b, c = (_DSP if dsp else _PORTABLE)[family(variant)]
+    return int(round(a * macs + b * outputs + c * taps))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    format: str  # dense | dense16 | sparse
+    variant: str  # the kernel the layer calls in this format
+    weight_bytes: int  # flash of the layer's weights in this format (filter, copies, indices, counts)
+    instructions: int  # predicted per inference
+
+
+@dataclass
+class LayerFormat:
+    """One weighted layer's choice, as the report shows it."""
+
+    index: int
+    name: str
+    op: str
+    format: str
+    variant: str
+    weights: int
+    nonzero: int
+    dense_bytes: int  # the int8 filter alone
+    stored_bytes: int  # what the chosen format keeps in flash for the weights
+    tflm_prune_bytes: int  # TFLM DECODE's prune format: 1 bit per weight + the non-zeros
+    predicted_instructions: int
+    dense_instructions: int  # predicted for the dense choice under the same objective
+    candidates: list[dict]
+    measured_instructions: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _dense_choice(dense: list[Candidate], objective: str) -> Candidate:
+    if objective == "speed":
+        return min(dense, key=lambda c: (c.instructions, c.weight_bytes))
+    if objective == "size":
+        return min(dense, key=lambda c: (c.weight_bytes, c.instructions))
+    base = min(dense, key=lambda c: (c.weight_bytes, c.instructions))
+    worth = [c for c in dense if c.weight_bytes == base.weight_bytes
+             or base.instructions - c.instructions >= BYTE_WORTH * (c.weight_bytes - base.weight_bytes)]
+    return min(worth, key=lambda c: (c.instructions, c.weight_bytes))
+
+
+def choose(candidates: list[Candidate], weights: str, objective: str) -> tuple[Candidate, Candidate]:
+    """(the chosen candidate, the dense choice under the same objective)."""
+    dense = _dense_choice([c for c in candidates if c.format != "sparse"], objective)
+    sparse = next((c for c in candidates if c.format == "sparse"), None)
+    if sparse is None or weights == "dense":
+        return dense, dense
+    if weights == "sparse":
+        return sparse, dense
+    if objective == "speed":
+        better = (sparse.instructions, sparse.weight_bytes) < (dense.instructions, dense.weight_bytes)
+    elif objective == "size":
+        better = (sparse.weight_bytes, sparse.instructions) < (dense.weight_bytes, dense.instructions)
+    else:
+        better = (sparse.weight_bytes <= dense.weight_bytes and sparse.instructions <= dense.instructions
+                  and (sparse.weight_bytes, sparse.instructions) != (dense.weight_bytes, dense.instructions))
+    return (sparse if better else dense), dense
+
+
+def check_mode(weights: str, objective: str) -> None:
+    """One line naming the unknown weights mode or objective."""
+    from acdeploy.errors import ConfigError
+
+    if weights not in WEIGHTS:
+        raise ConfigError(f"--weights: unknown weight format {weights!r}; choose from {', '.join(WEIGHTS)}")
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"deploy.objective: unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
