@@ -142,7 +142,12 @@ class Batches:
 
         h, w, _ = self.input_shape
         spec = (tf.TensorSpec((None, h, w, 1), tf.float32), tf.TensorSpec((None, self.n_classes), tf.float32))
-        return tf.data.Dataset.from_generator(lambda: self.epoch(epoch), output_signature=spec).prefetch(2)
+        ds = tf.data.Dataset.from_generator(lambda: self.epoch(epoch), output_signature=spec).prefetch(2)
+        # Multi-worker training: every worker makes the same global batches and keeps its slice of
+        # each (DATA sharding after Keras splits the batch), so the batches are those of a one-process run.
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return ds.with_options(options)
 
 
 def iterate_standardised(x, indices: np.ndarray, standardizer: Standardizer, batch_size: int = 512):

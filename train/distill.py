@@ -93,6 +93,9 @@ class Distiller(keras.Model):
             s = self.student(x, training=True)
             loss, ce, kl = kd_loss(y, s, t, self.alpha, self.temperature)
             total = loss + tf.add_n(self.student.losses) if self.student.losses else loss
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            if replicas > 1:  # gradients are summed over replicas: each contributes its share of the global mean
+                total = total / replicas
         variables = self.student.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
         return self._update(loss, ce, kl, y, s)

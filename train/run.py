@@ -16,7 +16,7 @@ from acdeploy.errors import ConfigError
 from acdeploy.train import modeldir as md
 
 # Keys that may change between a run and its resumption: more epochs continue a run.
-_RESUMABLE_KEYS = {"train.epochs", "train.verbose"}
+_RESUMABLE_KEYS = {"train.epochs", "train.verbose", "train.strategy"}
 
 
 def _config_diff(saved: dict, now: dict, role: str) -> list[str]:
@@ -69,26 +69,30 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
 
     session = TrainingSession.open(cfg, data_dir, teacher_dirs)
 
-    from acdeploy.train.trainer import (
-        make_strategy,  # TensorFlow: after the cheap checks (its import takes seconds)
-    )
+    from acdeploy.train import distribute
 
-    session.prepare(make_strategy(cfg.train.strategy))
+    strategy = distribute.make_strategy(cfg.train.strategy)  # imports TensorFlow: after the cheap checks
+    session.prepare(strategy)
     student = session.build(mcfg, cfg.train.seed)
+    # Every worker has checked the run dir before the chief writes into it; the others write a
+    # scratch copy (train/distribute.py).
+    distribute.barrier(strategy)
+    dest = distribute.write_path(out, strategy)
 
     # From here on the run dir exists and is marked unfinished until the last file is written.
     # (run config first: a kill between the two writes still leaves a dir a rerun recognises)
-    fileio.write_text(out / md.WORK / md.RUN_CONFIG, dump_yaml(cfg))
-    fileio.write_text(out / md.PARTIAL, "training run in progress; rerun the same command to resume\n")
+    fileio.write_text(dest / md.WORK / md.RUN_CONFIG, dump_yaml(cfg))
+    fileio.write_text(dest / md.PARTIAL, "training run in progress; rerun the same command to resume\n")
     if session.profiles is not None:
         from acdeploy.data import spectrum_correction as sc
 
         ref = cfg.augment.reference_device
         pairs = {d: len(p) for d, p in sc.paired_rows(session.train_fs, ref, session.train_idx).items()}
-        fileio.write_json(out / md.PROFILES, sc.profiles_json(session.profiles, pairs, ref, session.data_dir))
+        fileio.write_json(dest / md.PROFILES, sc.profiles_json(session.profiles, pairs, ref, session.data_dir))
 
     result = session.fit(student, out / md.WORK, callbacks=callbacks)
-    finalize(out, cfg, role, mcfg, student, session, result)
+    finalize(dest, cfg, role, mcfg, student, session, result)
+    distribute.remove_scratch(out, strategy)
     return out
 
 

@@ -14,6 +14,22 @@ def train_group() -> None:
     """Train a teacher, or a student with knowledge distillation, into a model dir."""
 
 
+def cluster_options(f):
+    """`--cluster HOST:PORT,... --task I`: this process is worker I of a multi-worker run."""
+    f = click.option("--task", type=int, default=None,
+                     help="With --cluster: this process's index in it (0 is the chief, which writes the artifacts).")(f)
+    f = click.option("--cluster", default=None, metavar="HOST:PORT,HOST:PORT",
+                     help="Train on several machines (train.strategy=multi_worker; sets TF_CONFIG): every "
+                          "worker runs the same command with its own --task. README: Training on several machines.")(f)
+    return f
+
+
+def cluster_overrides(cluster, task) -> dict:
+    from acdeploy.train.distribute import cli_overrides
+
+    return cli_overrides(cluster, task)
+
+
 def _model_options(f):
     f = click.option("--seed", type=int, default=None, help="Seed (train.seed).")(f)
     f = click.option("--epochs", type=int, default=None, help="Epochs (train.epochs); more than a finished run's continues it.")(f)
@@ -34,10 +50,12 @@ def _overrides(section: str, model, width, depth, epochs, seed) -> dict:
 
 @train_group.command("teacher")
 @_model_options
+@cluster_options
 @config_options
-def teacher_cmd(data, out, model, width, depth, epochs, seed, config_path, sets):
+def teacher_cmd(data, out, model, width, depth, epochs, seed, cluster, task, config_path, sets):
     """Train the teacher (section `teacher`) on labels, with augmentation."""
-    cfg = load(config_path, sets, **_overrides("teacher", model, width, depth, epochs, seed))
+    cfg = load(config_path, sets, **_overrides("teacher", model, width, depth, epochs, seed),
+               **cluster_overrides(cluster, task))
     from acdeploy.train.run import train_run
 
     train_run(cfg, "teacher", str(data) if data else None, out)
@@ -48,10 +66,11 @@ def teacher_cmd(data, out, model, width, depth, epochs, seed, config_path, sets)
 @click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]",
               help="Teacher model dir(s); several are an ensemble (mean logits).")
 @click.option("--no-kd", is_flag=True, help="Train the same student on labels only.")
+@cluster_options
 @config_options
-def student_cmd(data, out, model, width, depth, epochs, seed, teachers, no_kd, config_path, sets):
+def student_cmd(data, out, model, width, depth, epochs, seed, teachers, no_kd, cluster, task, config_path, sets):
     """Train the student (section `student`) with KD from --teacher, or on labels with --no-kd."""
-    over = _overrides("student", model, width, depth, epochs, seed)
+    over = _overrides("student", model, width, depth, epochs, seed) | cluster_overrides(cluster, task)
     if teachers:
         over["distill.teachers"] = [t for t in teachers.split(",") if t]
     if no_kd:

@@ -31,6 +31,7 @@ import tf_keras as keras
 from acdeploy import artifacts, fileio
 from acdeploy.errors import ModelError
 from acdeploy.metrics import accuracy, log_loss
+from acdeploy.train import distribute
 from acdeploy.train.batches import Batches, Standardizer
 from acdeploy.train.config import DistillConfig, TrainConfig
 from acdeploy.train.distill import Distiller, Teacher
@@ -56,15 +57,6 @@ class FitResult:
     stopped_early: bool
     resumed_from: int = 0
     extra: dict = field(default_factory=dict)
-
-
-def make_strategy(name: str):
-    """The tf.distribute strategy named in the config; 'default' is the one-device strategy."""
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    return tf.distribute.get_strategy()
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -154,12 +146,15 @@ def fit(
     """Train `student` (logits) for cfg.epochs with KD from `teachers` (none = labels only).
 
     Resumes from `work_dir/state.json`; returns with the best epoch's weights loaded into `student`.
-    Build `student` and the teachers inside `strategy.scope()` when a strategy is given.
+    Build `student` and the teachers inside `strategy.scope()` when a strategy is given. Under
+    multi-worker training every worker runs this; only the chief writes `work_dir`, the others
+    write a scratch copy, and all resume from the chief's state.json (train/distribute.py).
     """
     work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    set_determinism(cfg.deterministic)
     strategy = strategy or tf.distribute.get_strategy()
+    write_dir = distribute.write_path(work_dir, strategy)
+    write_dir.mkdir(parents=True, exist_ok=True)
+    set_determinism(cfg.deterministic)
     distill = distill or DistillConfig()
     with strategy.scope():
         optimizer = optimizer or make_optimizer(cfg)
@@ -172,6 +167,8 @@ def fit(
         keras.utils.set_random_seed(cfg.seed)
         state = {"epochs_done": 0, "history": [], "best_epoch": 0, "best_val_log_loss": None,
                  "best_weights": None, "checkpoint": None, "wait": 0, "stopped_early": False, "seed": cfg.seed}
+        if distribute.num_workers(strategy) > 1:
+            state["workers"] = distribute.num_workers(strategy)  # global batch = train.batch_size, split among them
     else:
         with strategy.scope():
             optimizer.build(student.trainable_variables)
@@ -197,10 +194,13 @@ def fit(
         logs = {k: float(v[-1]) for k, v in h.history.items()}
         prob = softmax(predict_logits(student, val.x, val.indices, val.standardizer))
         y = val.labels[val.indices]
+        # Best epoch and early stopping follow these numbers: every worker takes the chief's.
+        val_log_loss, val_acc = (float(v) for v in distribute.chief_values([log_loss(y, prob), accuracy(y, prob)], strategy))
         row = {"epoch": epoch + 1, "lr": float(lr), "loss": logs.get("loss"), "ce": logs.get("ce"),
-               "kl": logs.get("kl"), "acc": logs.get("acc"), "val_log_loss": log_loss(y, prob),
-               "val_acc": accuracy(y, prob), "seconds": round(_now() - t0, 2)}
-        _commit_epoch(work_dir, state, row, student, ckpt, cfg)
+               "kl": logs.get("kl"), "acc": logs.get("acc"), "val_log_loss": val_log_loss,
+               "val_acc": val_acc, "seconds": round(_now() - t0, 2)}
+        _commit_epoch(write_dir, state, row, student, ckpt, cfg)
+        distribute.barrier(strategy)  # the chief's commit is complete before any worker reads it
         if cfg.verbose:
             print(f"epoch {row['epoch']}/{cfg.epochs}  loss {row['loss']:.4f}  acc {row['acc']:.3f}  "
                   f"val_log_loss {row['val_log_loss']:.4f}  val_acc {row['val_acc']:.3f}  lr {lr:.2e}  "
