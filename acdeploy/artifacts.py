@@ -48,11 +48,13 @@ RUN_STUDENT = "student"
 RUN_LTH = "lth"
 RUN_EVAL = "eval"  # <engine>.json per host engine
 RUN_BUILD = "build"
+RUN_DENSE = "dense"  # the dense student at int8 and its firmware (INT8_MODEL, RUN_BUILD): the summary's baseline
 
 # --- build dir (acdeploy build / report --out) -------------------------------------------------
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_CHART = "report_layers.png"
+REPORT_WEIGHTS_CHART = "report_weights.png"  # per-layer weight bytes by format (built networks)
 MODEL_DATA_H = "model_data.h"
 MODEL_DATA_C = "model_data.c"
 MODEL_SETTINGS_H = "model_settings.h"

@@ -134,6 +134,22 @@ def _run_build(r: Run) -> None:
     code = call(["build", "--target", r.cfg.pipeline.target, "--model", str(r.int8_model), "--data", str(_dataset(r)),
                  "--out", str(r.root / artifacts.RUN_BUILD), *budgets, *run, *r.args()], ok_codes=(0, 3))
     r.over_budget = code == 3
+    _run_dense_build(r)
+
+
+def _dense_dir(r: Run) -> Path:
+    return r.root / artifacts.RUN_DENSE
+
+
+def _run_dense_build(r: Run) -> None:
+    """The dense student quantized and built exactly as the ticket (no budgets: they judge the ticket),
+    so the summary sets the two side by side on the device."""
+    dense = _dense_dir(r)
+    call(["compress", "quantize", "--model", str(r.root / artifacts.RUN_STUDENT), "--data", str(_dataset(r)),
+          "--out", str(dense / artifacts.INT8_MODEL), *r.args()])
+    run = ["--run"] if r.cfg.pipeline.run_firmware else []
+    call(["build", "--target", r.cfg.pipeline.target, "--model", str(dense / artifacts.INT8_MODEL), "--data", str(_dataset(r)),
+          "--out", str(dense / artifacts.RUN_BUILD), *run, *r.args()], ok_codes=(0, 3))
 
 
 def _run_report(r: Run) -> None:
@@ -156,8 +172,9 @@ STAGES: list[Stage] = [
           lambda r: [r.int8_model], lambda r: [r.int8_model]),
     Stage("eval", "host evaluation (engines must agree)", (), _run_eval,
           lambda r: [r.root / artifacts.RUN_EVAL / f"{e}.json" for e in r.cfg.pipeline.engines], lambda r: [r.root / artifacts.RUN_EVAL]),
-    Stage("build", "C array, C network, firmware in QEMU", (), _run_build,
-          lambda r: [r.root / artifacts.RUN_BUILD / artifacts.REPORT_JSON], lambda r: [r.root / artifacts.RUN_BUILD]),
+    Stage("build", "C array, C network, firmware in QEMU (ticket, and the dense student beside it)", (), _run_build,
+          lambda r: [r.root / artifacts.RUN_BUILD / artifacts.REPORT_JSON, _dense_dir(r) / artifacts.RUN_BUILD / artifacts.REPORT_JSON],
+          lambda r: [r.root / artifacts.RUN_BUILD, _dense_dir(r)]),
     Stage("report", "summary report", (), _run_report,
           lambda r: [r.root / artifacts.REPORT_MD], lambda r: []),
 ]

@@ -91,6 +91,9 @@ def collect(root: Path) -> dict:
     rep = _json(root / artifacts.RUN_BUILD / artifacts.REPORT_JSON)
     if rep:
         d["build"] = rep
+    dense = _json(root / artifacts.RUN_DENSE / artifacts.RUN_BUILD / artifacts.REPORT_JSON)
+    if dense:
+        d["dense_build"] = dense
         d["images"] += sorted((root / artifacts.RUN_BUILD).glob("*.png"))
     state = _json(root / artifacts.PIPELINE_STATE)
     if state:
@@ -141,15 +144,50 @@ def _deploy_rows(d: dict) -> list[list[str]]:
             if k in t:
                 rows.append([label, f"{t[k]:,}"])
         fw = b.get("firmware") or {}
-        for k, label in (("target", "firmware target"), ("machine", "QEMU machine"), ("passed", "firmware output equals TFLM"),
-                         ("instructions_per_inference", "instructions per inference"),
-                         ("instructions_per_mac", "instructions per MAC"), ("flash_bytes", "firmware flash (bytes)"),
-                         ("ram_bytes", "firmware RAM (bytes)")):
+        for k, label in (("target", "firmware target"), ("machine", "QEMU machine"),
+                         ("instructions_per_mac", "instructions per MAC")):
             if k in fw and fw[k] is not None:
-                v = fw[k]
-                rows.append([label, f"{v:,.2f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v))])
+                rows.append([label, _num(fw[k])])
         for bud in b.get("budgets", []):
             rows.append([f"budget {bud['name']}", "ok" if bud.get("ok") else "OVER"])
+    return rows
+
+
+def _num(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    return f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
+
+
+# The dense student and the ticket on the device: each row reads (report.json section, key).
+DEVICE_ROWS = (
+    ("totals", "nonzero_params", "non-zero parameters (int8 model)"),
+    ("firmware", "flash_bytes", "firmware flash (bytes)"),
+    ("firmware", "ram_bytes", "firmware RAM (bytes)"),
+    ("firmware", "instructions_per_inference", "instructions per inference"),
+    ("firmware", "passed", "firmware output equals TFLM"),
+)
+
+
+def device_header(d: dict) -> list[str]:
+    fw = (d.get("build") or {}).get("firmware") or {}
+    where = ", ".join(str(x) for x in (fw.get("target"), fw.get("machine")) if x)
+    ticket = (d.get("lth") or {}).get("ticket") or "ticket"
+    return [f"on the device ({where})" if where else "on the device", "dense student", f"ticket ({ticket})", "ticket / dense"]
+
+
+def device_rows(d: dict) -> list[list[str]]:
+    """The dense student's and the ticket's int8 firmware side by side (empty without the ticket's build)."""
+    tk, dn = d.get("build"), d.get("dense_build") or {}
+    if not tk:
+        return []
+    rows = []
+    for section, key, label in DEVICE_ROWS:
+        a, b = (dn.get(section) or {}).get(key), (tk.get(section) or {}).get(key)
+        if a is None and b is None:
+            continue
+        ratio = f"{b / a:.2f}x" if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and a else ""
+        rows.append([label, "-" if a is None else _num(a), "-" if b is None else _num(b), ratio])
     return rows
 
 
@@ -176,6 +214,10 @@ def print_summary(root: Path, wall_seconds: float | None = None) -> None:
     if rows:
         click.echo("")
         click.echo(_table(["deployment", "value"], rows))
+    rows = device_rows(d)
+    if rows:
+        click.echo("")
+        click.echo(_table(device_header(d), rows))
     if wall_seconds is not None:
         click.echo(f"\nrun dir {root} ({wall_seconds:.0f} s this time); report: {root / artifacts.REPORT_MD}")
 
@@ -207,6 +249,11 @@ def _blocks(root: Path) -> list[Block]:
     rows = _deploy_rows(d)
     if rows:
         blocks += [("h2", "Deployment"), ("table", ["", "value"], rows)]
+    rows = device_rows(d)
+    if rows:
+        blocks += [("h2", "Dense student and ticket on the device"), ("table", device_header(d), rows),
+                   ("p", "Both int8 models are quantized and built the same way (compress quantize, build --run); "
+                         "instructions per inference counted by QEMU.")]
     if d.get("stages"):
         blocks += [("h2", "Stage times (s, last run of each)"),
                    ("table", ["stage", "seconds"], [[k, v if v is not None else "-"] for k, v in d["stages"].items()])]

@@ -115,6 +115,19 @@ def test_budget_verdict_and_firmware_equal_host(run):
     assert fw["ran"] and fw["passed"] is True and fw["mismatches"] == 0 and fw["vectors"] > 0
 
 
+def test_dense_student_and_ticket_side_by_side_on_the_device(run):
+    """The build stage also builds the dense student's int8 firmware; report.md sets both side by side."""
+    dense = _json(run.root / "dense" / "build" / "report.json")
+    assert dense["firmware"]["passed"] is True
+    md = (run.root / "report.md").read_text()
+    section = md.split("## Dense student and ticket on the device", 1)[1].split("\n## ", 1)[0]
+    rows = {r[0]: r[1:] for r in (ln.strip("|").split(" | ") for ln in section.splitlines() if ln.startswith("| "))}
+    for label in ("firmware flash (bytes)", "firmware RAM (bytes)", "instructions per inference"):
+        a, b, ratio = (x.strip() for x in rows[label])
+        assert int(a.replace(",", "")) > 0 and int(b.replace(",", "")) > 0 and ratio.endswith("x"), (label, rows[label])
+    assert rows["instructions per inference"][0].strip() == f"{dense['firmware']['instructions_per_inference']:,}"
+
+
 def test_host_engines_agree(run):
     """The generated C network on the host and the TFLM interpreter: the same prediction on every clip."""
     tflm = _json(run.root / "eval" / "tflm.json")

@@ -51,3 +51,43 @@ def test_missing_engine_output_is_an_error(tmp_path):
     _write(tmp_path, "tflm", REF)
     with pytest.raises(ModelError, match="no per-clip predictions from engine c"):
         check_engines_agree(tmp_path, ["tflm", "c"])
+
+
+def _fw(flash, ram, instr, nonzero):
+    return {"totals": {"params": 16090, "nonzero_params": nonzero},
+            "firmware": {"target": "cortex-m4", "machine": "mps2-an386", "passed": True, "flash_bytes": flash,
+                         "ram_bytes": ram, "instructions_per_inference": instr, "instructions_per_mac": 2.5}}
+
+
+def test_dense_student_and_ticket_side_by_side_on_the_device(tmp_path, capsys):
+    from acdeploy import artifacts
+    from acdeploy.pipeline_report import print_summary, write_report
+
+    for sub, rep in ((artifacts.RUN_BUILD, _fw(52792, 66460, 6794920, 1900)),
+                     (f"{artifacts.RUN_DENSE}/{artifacts.RUN_BUILD}", _fw(60000, 66000, 7000000, 16000))):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / artifacts.REPORT_JSON).write_text(json.dumps(rep))
+    (tmp_path / artifacts.RUN_LTH).mkdir()
+    (tmp_path / artifacts.RUN_LTH / artifacts.LTH_SUMMARY).write_text(json.dumps({"levels": [], "ticket": "level_05"}))
+    write_report(tmp_path)
+    md = (tmp_path / artifacts.REPORT_MD).read_text()
+    assert "| on the device (cortex-m4, mps2-an386) | dense student | ticket (level\\_05) | ticket / dense |" in md
+    assert "| firmware flash (bytes) | 60,000 | 52,792 | 0.88x |" in md
+    assert "| firmware RAM (bytes) | 66,000 | 66,460 | 1.01x |" in md
+    assert "| instructions per inference | 7,000,000 | 6,794,920 | 0.97x |" in md
+    assert "| firmware output equals TFLM | True | True |  |" in md
+    assert "<td>instructions per inference</td><td>7,000,000</td><td>6,794,920</td>" in (tmp_path / artifacts.REPORT_HTML).read_text()
+    print_summary(tmp_path)
+    out = capsys.readouterr().out
+    assert any(ln.split()[:3] == ["firmware", "flash", "(bytes)"] and ln.split()[3:] == ["60,000", "52,792", "0.88x"]
+               for ln in out.splitlines()), out
+
+
+def test_without_the_dense_build_the_ticket_column_stands_alone(tmp_path):
+    from acdeploy import artifacts
+    from acdeploy.pipeline_report import collect, device_rows
+
+    (tmp_path / artifacts.RUN_BUILD).mkdir()
+    (tmp_path / artifacts.RUN_BUILD / artifacts.REPORT_JSON).write_text(json.dumps(_fw(52792, 66460, 6794920, 1900)))
+    rows = {r[0]: r[1:] for r in device_rows(collect(tmp_path))}
+    assert rows["instructions per inference"] == ["-", "6,794,920", ""]
