@@ -10,6 +10,9 @@
  *   LAYER <i> instructions=<n>
  * `instructions` is the largest count of one inference over the vectors (0 on the host).
  *
+ * With the audio front end (AC_FRONTEND), FRONTEND and AUDIO lines follow the vectors (frontend/acfront_run.h)
+ * and the host build reads raw PCM clips with `firmware --audio-stream` (`acdeploy eval --engine c-audio`).
+ *
  * The host build also has a streaming mode for `acdeploy eval --engine c`: `firmware --stream`
  * reads ACNET_INPUT_SIZE-byte int8 records from stdin and writes ACNET_OUTPUT_SIZE-byte outputs. */
 #include <stdint.h>
@@ -21,6 +24,9 @@
 
 #if defined(AC_HOST)
 #include <stdio.h>
+#endif
+#if defined(AC_FRONTEND)
+#include "acfront_run.h"
 #endif
 
 static int8_t output[ACNET_OUTPUT_SIZE];
@@ -93,6 +99,11 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--stream") == 0) {
         return stream();
     }
+#if defined(AC_FRONTEND)
+    if (argc > 1 && strcmp(argv[1], "--audio-stream") == 0) {
+        return acfront_run_stream();
+    }
+#endif
 #else
     (void)argc;
     (void)argv;
@@ -135,6 +146,10 @@ int main(int argc, char **argv) {
         }
 #endif
     }
+#if defined(AC_FRONTEND)
+    /* raw PCM through the audio front end and the network (printed; not compared) */
+    mismatches += acfront_run_clips(put_int, put_field);
+#endif
     uint32_t stack_used = board_stack_used();
     uint32_t stack_size = board_stack_size();
     /* A stack that reached its limit may have overwritten .bss: the run proves nothing then. */

@@ -28,3 +28,22 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+
+# CMSIS-DSP's C sources (Apache-2.0) for the firmware's audio front end (FFT), from the pinned
+# PyPI sdist; `acdeploy build` copies the files it needs into each firmware project.
+CMSISDSP_VERSION=1.10.3
+CMSISDSP_SHA256=307d32298faa7c58db912851027fce35f886fec7eb1a27c4b309ce1a97f47519
+cmsis_dir="$VENV/share/acdeploy/cmsisdsp-$CMSISDSP_VERSION"
+if [ ! -f "$cmsis_dir/Include/arm_math.h" ]; then
+  echo "setup: fetching the CMSIS-DSP $CMSISDSP_VERSION sources (PyPI sdist)"
+  tmp=$(mktemp -d)
+  "$VENV/bin/python" -m pip download -q --no-deps --no-binary cmsisdsp "cmsisdsp==$CMSISDSP_VERSION" -d "$tmp"
+  echo "$CMSISDSP_SHA256  $tmp/cmsisdsp-$CMSISDSP_VERSION.tar.gz" | sha256sum -c --quiet -
+  mkdir -p "$VENV/share/acdeploy"
+  tar -xzf "$tmp/cmsisdsp-$CMSISDSP_VERSION.tar.gz" -C "$tmp"
+  rm -rf "$cmsis_dir.part" && mkdir -p "$cmsis_dir.part"
+  cp -r "$tmp/cmsisdsp-$CMSISDSP_VERSION/Include" "$tmp/cmsisdsp-$CMSISDSP_VERSION/PrivateInclude" \
+        "$tmp/cmsisdsp-$CMSISDSP_VERSION/Source" "$tmp/cmsisdsp-$CMSISDSP_VERSION/LICENSE" "$cmsis_dir.part/"
+  rm -rf "$cmsis_dir" && mv "$cmsis_dir.part" "$cmsis_dir"
+  rm -rf "$tmp"
+fi

@@ -1,0 +1,207 @@
+/* acdeploy audio front end (see acfront.h). One static instance: a device has one microphone. */
+#include "acfront.h"
+
+#include <string.h>
+
+#include "arm_math.h"
+
+#if (ACFRONT_N_FFT & (ACFRONT_N_FFT - 1)) != 0
+#error "ACFRONT_N_FFT must be a power of two (CMSIS-DSP real FFT)"
+#endif
+#if ACFRONT_HOP > ACFRONT_N_FFT || ACFRONT_WIN_OFFSET + ACFRONT_WIN_LENGTH > ACFRONT_N_FFT
+#error "hop and window must fit in the FFT"
+#endif
+
+#define N ACFRONT_N_FFT
+#define BINS (N / 2 + 1)
+#define CAT3_(a, b, c) a##b##c
+#define CAT3(a, b, c) CAT3_(a, b, c)
+
+/* The last N samples; ring[pos] is the oldest (the ring is always full: it starts as zeros). */
+static int16_t ring[N];
+static uint32_t pos;
+static uint32_t total;    /* samples since reset, the center=True padding included */
+static uint32_t next_end; /* `total` at which the next frame is complete */
+static uint32_t frames_done;
+static uint32_t served; /* frames_done at the last acfront_input() */
+static int has_served;
+static unsigned stride = ACFRONT_FRAMES;
+static int8_t features[ACFRONT_FRAMES][ACFRONT_N_MELS]; /* ring of frames, frame i at i % FRAMES */
+
+#if ACFRONT_FIXED
+typedef uint64_t energy_t;
+static arm_rfft_instance_q31 fft;
+static q31_t frame_buf[N];
+static q31_t spec[2 * N];    /* arm_rfft_q31 writes the whole (symmetric) spectrum */
+static uint64_t power[BINS]; /* |X|^2 >> ACFRONT_POWER_SHIFT */
+#else
+typedef float energy_t;
+static arm_rfft_fast_instance_f32 fft;
+static float frame_buf[N]; /* FFT input (CMSIS uses it as scratch), then the power spectrum */
+static float spec[N];
+#endif
+static int fft_ready;
+
+static int8_t quantize(energy_t mel) {
+    /* q = -128 + the number of thresholds below mel: the int8 value the host's
+     * round(((log(mel + offset) - mean) / std) / scale) + zero_point, clipped, gives. */
+    unsigned lo = 0, hi = 255;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) >> 1;
+        if (acfront_thresholds[mid] < mel) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return (int8_t)((int)lo - 128);
+}
+
+static void windowed_frame(void) {
+    uint32_t start = (pos + ACFRONT_WIN_OFFSET) & (N - 1);
+    uint32_t first = N - start < ACFRONT_WIN_LENGTH ? N - start : ACFRONT_WIN_LENGTH;
+    const int16_t *w = acfront_window_q15;
+    const int16_t *s = ring + start;
+#if ACFRONT_FIXED
+    /* pcm (q15) x window (q15) x 2 = q31; |pcm x window| <= 2^30, so x 2 cannot overflow */
+    q31_t *x = frame_buf + ACFRONT_WIN_OFFSET;
+    for (uint32_t i = 0; i < first; i++) {
+        x[i] = (q31_t)s[i] * w[i] * 2;
+    }
+    for (uint32_t i = first; i < ACFRONT_WIN_LENGTH; i++) {
+        x[i] = (q31_t)ring[i - first] * w[i] * 2;
+    }
+#else
+    float *x = frame_buf + ACFRONT_WIN_OFFSET;
+    for (uint32_t i = 0; i < first; i++) {
+        x[i] = (float)((int32_t)s[i] * w[i]);
+    }
+    for (uint32_t i = first; i < ACFRONT_WIN_LENGTH; i++) {
+        x[i] = (float)((int32_t)ring[i - first] * w[i]);
+    }
+#endif
+    /* the FFT overwrites its input: the zeros around the window are written every frame */
+    memset(frame_buf, 0, ACFRONT_WIN_OFFSET * sizeof frame_buf[0]);
+    memset(frame_buf + ACFRONT_WIN_OFFSET + ACFRONT_WIN_LENGTH, 0,
+           (N - ACFRONT_WIN_OFFSET - ACFRONT_WIN_LENGTH) * sizeof frame_buf[0]);
+}
+
+static void compute_frame(void) {
+    windowed_frame();
+#if ACFRONT_FIXED
+    arm_rfft_q31(&fft, frame_buf, spec);
+    for (uint32_t k = 0; k < BINS; k++) {
+        int64_t re = spec[2 * k], im = spec[2 * k + 1];
+        power[k] = ((uint64_t)(re * re) + (uint64_t)(im * im)) >> ACFRONT_POWER_SHIFT;
+    }
+    const uint64_t *p = power;
+#else
+    arm_rfft_fast_f32(&fft, frame_buf, spec, 0);
+    /* packed output: spec[0] = X[0], spec[1] = X[N/2] (both real), then re/im of X[1..N/2-1] */
+    float *p = frame_buf;
+    p[0] = spec[0] * spec[0];
+    p[N / 2] = spec[1] * spec[1];
+    for (uint32_t k = 1; k < N / 2; k++) {
+        float re = spec[2 * k], im = spec[2 * k + 1];
+        p[k] = re * re + im * im;
+    }
+#endif
+    int8_t *out = features[frames_done % ACFRONT_FRAMES];
+    const uint16_t *wt = acfront_weights;
+    for (int m = 0; m < ACFRONT_N_MELS; m++) {
+        const energy_t *b = p + acfront_band_start[m];
+        uint32_t len = acfront_band_len[m];
+        energy_t acc = 0;
+        for (uint32_t j = 0; j < len; j++) {
+            acc += b[j] * (energy_t)wt[j];
+        }
+        wt += len;
+        out[m] = quantize(acc);
+    }
+    frames_done++;
+}
+
+static void init_fft(void) {
+#if ACFRONT_FIXED
+    CAT3(arm_rfft_init_, ACFRONT_N_FFT, _q31)(&fft, 0, 1);
+#else
+    CAT3(arm_rfft_fast_init_, ACFRONT_N_FFT, _f32)(&fft);
+#endif
+    fft_ready = 1;
+}
+
+void acfront_reset(void) {
+    if (!fft_ready) {
+        init_fft();
+    }
+    memset(ring, 0, sizeof ring);
+    pos = N / 2; /* center=True: n_fft/2 zeros before the first sample */
+    total = N / 2;
+    next_end = N;
+    frames_done = 0;
+    served = 0;
+    has_served = 0;
+}
+
+static void push(const int16_t *pcm, size_t n, int zeros) {
+    if (!fft_ready) {
+        acfront_reset();
+    }
+    while (n > 0) {
+        uint32_t k = next_end - total;
+        if (k > n) {
+            k = (uint32_t)n;
+        }
+        for (uint32_t i = 0; i < k; i++) {
+            ring[pos] = zeros ? 0 : pcm[i];
+            pos = (pos + 1) & (N - 1);
+        }
+        if (!zeros) {
+            pcm += k;
+        }
+        n -= k;
+        total += k;
+        if (total == next_end) {
+            compute_frame();
+            next_end += ACFRONT_HOP;
+        }
+    }
+}
+
+void acfront_push(const int16_t *pcm, size_t n) { push(pcm, n, 0); }
+
+void acfront_finish(void) { push(NULL, N / 2, 1); }
+
+void acfront_set_stride(unsigned frames) { stride = frames > 0 ? frames : 1; }
+
+uint32_t acfront_frames(void) { return frames_done; }
+
+int acfront_ready(void) {
+    if (frames_done < ACFRONT_FRAMES) {
+        return 0;
+    }
+    return !has_served || frames_done - served >= stride;
+}
+
+void acfront_input(int8_t *model_input) {
+    /* model layout [mel][frame]; the oldest of the last FRAMES frames first */
+    uint32_t n = frames_done < ACFRONT_FRAMES ? frames_done : ACFRONT_FRAMES;
+    uint32_t first = frames_done - n;
+    memset(model_input, -128, (size_t)ACFRONT_N_MELS * ACFRONT_FRAMES);
+    for (uint32_t t = 0; t < n; t++) {
+        const int8_t *f = features[(first + t) % ACFRONT_FRAMES];
+        for (int m = 0; m < ACFRONT_N_MELS; m++) {
+            model_input[m * ACFRONT_FRAMES + (ACFRONT_FRAMES - n) + t] = f[m];
+        }
+    }
+    served = frames_done;
+    has_served = 1;
+}
+
+size_t acfront_ram_bytes(void) {
+    return sizeof ring + sizeof features + sizeof frame_buf + sizeof spec + sizeof fft
+#if ACFRONT_FIXED
+           + sizeof power
+#endif
+        ;
+}
