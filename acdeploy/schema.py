@@ -20,6 +20,7 @@ CONFIG_MODULES = (
     "acdeploy.data.config",
     "acdeploy.train.config",
     "acdeploy.compress.config",
+    "acdeploy.deploy.config",
     "acdeploy.pipeline_config",
 )
 

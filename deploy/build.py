@@ -27,6 +27,7 @@ from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory
 from acdeploy.deploy.ops import check_supported, resolver_ops
 from acdeploy.deploy.report import analyze
 from acdeploy.deploy.report_data import Report, Section
+from acdeploy.deploy.report_weights import measure_step
 from acdeploy.deploy.targets import Target, get_target
 from acdeploy.deploy.validate import load_graph
 from acdeploy.errors import ModelError, OverBudget
@@ -41,6 +42,8 @@ class BuildOptions:
     timeout: float | None = None  # seconds before QEMU is stopped; None: firmware.DEFAULT_QEMU_TIMEOUT
     num_vectors: int = 4  # test vectors embedded in the firmware
     vector_inputs: np.ndarray | None = None  # real clips for the test vectors, else random int8
+    weights: str = "auto"  # weight formats per layer: auto | dense | sparse (deploy/weight_formats.py)
+    objective: str = "balanced"  # what the format choice optimises: speed | size | balanced (config deploy.objective)
 
 
 @dataclass
@@ -85,7 +88,7 @@ def write_settings(ctx: BuildContext) -> None:
 Step = Callable[[BuildContext], Section | None]
 # The firmware project goes in every build dir; its --run step needs the generated network first.
 STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, network_step.write_network,
-                     firmware_step.run_step]
+                     firmware_step.run_step, measure_step]
 
 
 def build(model_path: str | Path, target_name: str, out: str | Path, budget_names=(),

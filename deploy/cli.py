@@ -76,13 +76,18 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
                    "(features as the model was trained with); default: random int8 inputs.")
 @click.option("--vectors", "num_vectors", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Number of test vectors embedded in the firmware.")
+@click.option("--weights", "weights", type=click.Choice(["auto", "dense", "sparse"]), default="auto", show_default=True,
+              help="Weight storage per layer: auto = the cost model picks dense int8, int16 copies or sparse "
+                   "(index-compressed non-zeros, zero-skipping kernels) for config deploy.objective "
+                   "(speed|size|balanced); dense = never sparse; sparse = sparse wherever a kernel exists.")
 @config_options
-def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, config_path, sets):
+def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, weights, config_path, sets):
     """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
     Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
     from acdeploy.deploy.build import BuildOptions, build
     from acdeploy.deploy.firmware_step import check_passed
     from acdeploy.deploy.report_md import firmware_markdown, terminal
+    from acdeploy.deploy.weight_formats import sparse_warning
     from acdeploy.errors import OverBudget
 
     cfg = load(config_path, sets)
@@ -94,13 +99,17 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, 
 
         _, graph, info = load_model(model)
         vectors = vector_inputs(graph, model_features(model, data, cfg, info), info, num_vectors)
-    options = BuildOptions(run=run, timeout=timeout, num_vectors=num_vectors, vector_inputs=vectors)
+    options = BuildOptions(run=run, timeout=timeout, num_vectors=num_vectors, vector_inputs=vectors, weights=weights,
+                           objective=cfg.deploy.objective)
     try:
         rep = build(model, target, out_dir, budgets, options=options)
     except OverBudget:
         click.echo(f"wrote {out_dir}", err=True)
         raise
     click.echo(terminal(rep))
+    warning = sparse_warning(rep)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if rep.ethos_u is not None:
         click.echo(f"{target}: {rep.ethos_u.note}")
     if rep.firmware is not None:

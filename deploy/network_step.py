@@ -19,7 +19,8 @@ from acdeploy.errors import ModelError
 def write_network(ctx) -> NetworkSection:
     fw_dir = ctx.out / firmware.FIRMWARE_DIR
     try:
-        net = codegen.generate(ctx.graph, ctx.plan, macs=ctx.analysis.totals.macs, source_name=ctx.model_path.name)
+        net = codegen.generate(ctx.graph, ctx.plan, macs=ctx.analysis.totals.macs, source_name=ctx.model_path.name,
+                               weights=ctx.options.weights, objective=ctx.options.objective, dsp=ctx.target.dsp)
     except ModelError as e:
         raise ModelError(f"{ctx.model_path}: {e}") from None
     inputs = ctx.options.vector_inputs  # real clips from the pipeline, else random int8
@@ -32,5 +33,6 @@ def write_network(ctx) -> NetworkSection:
     return NetworkSection(
         source=f"{firmware.FIRMWARE_DIR}/{artifacts.ACNET_C}", layers=len(ctx.graph.operators),
         arena_bytes=net.arena_bytes, input_size=net.input_size, output_size=net.output_size,
-        float_io=net.float_io, test_vectors=int(len(x)),
+        float_io=net.float_io, test_vectors=int(len(x)), weights=ctx.options.weights,
+        objective=ctx.options.objective, weight_formats=[f.to_dict() for f in net.formats],
     )

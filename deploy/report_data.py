@@ -165,6 +165,12 @@ class NetworkSection:
     output_size: int
     float_io: bool
     test_vectors: int
+    # Per weighted layer (deploy/weight_formats.py LayerFormat.to_dict): the weight format chosen,
+    # bytes dense vs stored, TFLM's prune-format bytes, predicted (and, with --run, measured)
+    # instructions; and the --weights mode and objective that chose them.
+    weights: str = "auto"
+    objective: str = "speed"
+    weight_formats: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return _dict(self)
@@ -351,7 +357,8 @@ class Report:
             layers=[_flat(LayerRow, r, source, f"layers[{k}]") for k, r in enumerate(d["layers"])],
             budgets=[_budget(b, source, k) for k, b in enumerate(d["budgets"])],
             notes=dict(d["notes"]),
-            network=None if d.get("network") is None else _flat(NetworkSection, d["network"], source, "network"),
+            network=None if d.get("network") is None else _flat(
+                NetworkSection, d["network"], source, "network", optional=("weights", "objective", "weight_formats")),
             firmware=None if d.get("firmware") is None else FirmwareResult.from_dict(d["firmware"], source),
             ethos_u=None if d.get("ethos_u") is None else _flat(EthosResult, d["ethos_u"], source, "ethos_u"),
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from acdeploy import artifacts, fileio
+from acdeploy.deploy import report_weights
 from acdeploy.deploy.report_data import EthosResult, FirmwareResult, Report
 from acdeploy.textsafe import md_cell, terminal_text
 
@@ -102,6 +103,9 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
     md += ["", "## How the figures are counted", ""]
     md += [f"- **{k}**: {v}" for k, v in report.notes.items()]
     text = "\n".join(md) + "\n"
+    weights = report_weights.markdown(report, report_weights.CHART if chart else None)
+    if weights:
+        text += "\n" + weights
     if report.ethos_u is not None:
         text += "\n" + ethos_markdown(report.ethos_u)
     return text if report.firmware is None else text + "\n" + firmware_markdown(report.firmware)
@@ -169,6 +173,7 @@ def dcase_block(report: Report) -> str:
 def write_outputs(report: Report, out_dir: Path) -> None:
     """report.json, report.md and the chart into out_dir (each written atomically)."""
     chart(report, out_dir / CHART)
+    report_weights.write(report, out_dir)
     fileio.write_text(out_dir / artifacts.REPORT_MD, markdown(report))
     fileio.write_json(out_dir / artifacts.REPORT_JSON, report.to_dict())
 

@@ -137,3 +137,21 @@ def check_mode(weights: str, objective: str) -> None:
         raise ConfigError(f"--weights: unknown weight format {weights!r}; choose from {', '.join(WEIGHTS)}")
     if objective not in OBJECTIVES:
         raise ConfigError(f"deploy.objective: unknown objective {objective!r}; choose from {', '.join(OBJECTIVES)}")
+
+
+def sparse_warning(report) -> str | None:
+    """--weights sparse on a model whose sparse layers save no flash: say so (the build stands)."""
+    net = report.network
+    if net is None or net.weights != "sparse" or not net.weight_formats:
+        return None
+    sparse = [f for f in net.weight_formats if f["format"] == "sparse"]
+    if not sparse:
+        return (f"{report.model.path}: --weights sparse: no layer has a sparse kernel (CONV_2D up to 256 taps per "
+                f"channel with the requantisation table, FULLY_CONNECTED with symmetric weights); built dense")
+    if all(f["stored_bytes"] >= f["dense_bytes"] for f in sparse):
+        nz = sum(f["nonzero"] for f in sparse)
+        total = sum(f["weights"] for f in sparse)
+        return (f"{report.model.path}: --weights sparse saves nothing: {nz:,} of {total:,} weights are non-zero, "
+                f"the sparse layout takes {sum(f['stored_bytes'] for f in sparse):,} bytes against "
+                f"{sum(f['dense_bytes'] for f in sparse):,} dense (use --weights auto)")
+    return None

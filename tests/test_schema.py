@@ -15,10 +15,11 @@ from acdeploy.config import dump_yaml
 from acdeploy.pipeline import stage_keys
 from acdeploy.schema import load_config
 
-SECTION_ORDER = ["data", "features", "augment", "teacher", "student", "train", "distill", "lth", "quantize", "pipeline"]
-# Recorded with the schema that imported every stage's sections directly: saved config.yaml files
-# and pipeline run dirs keyed by them must stay valid.
-DEFAULT_YAML_SHA256 = "cf236cb05423acab8a443c36e4a9542f96ede7b63924de6044cfe0628b1b8254"
+SECTION_ORDER = ["data", "features", "augment", "teacher", "student", "train", "distill", "lth", "quantize", "deploy", "pipeline"]
+# Recorded with the schema that imported every stage's sections directly, then with the `deploy`
+# section (weight format objective) added; the stage keys below are still the original ones, so
+# saved config.yaml files and pipeline run dirs keyed by them stay valid.
+DEFAULT_YAML_SHA256 = "c2b9652933e663ffa611193ba6dfc48a3c7b249c705c7aab3535924236b4d85c"
 DEFAULT_STAGE_KEYS = {
     "data": "feee296a655e0dca", "features": "a25ebb3bb4881f63", "teacher": "c612b8c457cf246e",
     "student": "fb0b6bd1a8e0ff8c", "lth": "81c0da43c39a9d10", "quantize": "a804ec7b37f1ee20",

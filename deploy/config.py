@@ -1,0 +1,22 @@
+"""Config section of the deploy stage: `deploy` (how `acdeploy build` lays out each layer's weights)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from acdeploy.config import field
+from acdeploy.schema import register_section
+
+
+@dataclass
+class DeployConfig:
+    objective: str = field(
+        "balanced",
+        help="what the per-layer weight format choice of acdeploy build optimises (deploy/weight_formats.py): "
+        "speed = fewest predicted instructions, size = fewest flash bytes, balanced = a format adds flash only where it "
+        "saves at least 64 instructions per inference per byte, and sparse weights only where they are no larger and "
+        "no slower than dense",
+        choices=("speed", "size", "balanced"), key_neutral=True)
+
+
+register_section("deploy", DeployConfig, "acdeploy build: how each layer's weights are stored (objective of the format choice)")
