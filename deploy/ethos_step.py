@@ -79,6 +79,7 @@ def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
             cpu.append({"index": idx, "name": row["Name"],
                         "op": graph.operators[idx].opcode if idx is not None else op or row["Original Operator"],
                         "reason": reason})
+    _fill_layers(layers)
     s = out.summary
     result = EthosResult(
         accelerator=npu.accelerator, system_config=npu.system_config, memory_mode=npu.memory_mode,
@@ -96,6 +97,21 @@ def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
         cpu_layers=cpu, layers=layers, note=BUILD_ONLY,
     )
     return result, out
+
+
+def _fill_layers(layers: list[dict]) -> None:
+    """Vela names each of its operations after the tensor it writes, so the intermediate steps of a
+    layer it lowers into several (SOFTMAX: 27) name tensors of their own: they belong to the layer
+    their run of the same original operator ends in."""
+    owner, prev = None, None
+    for r in reversed(layers):
+        if r["original_op"] != prev:
+            owner = None
+        if r["layer"] is None:
+            r["layer"] = owner
+        else:
+            owner = r["layer"]
+        prev = r["original_op"]
 
 
 def resolver_calls(compiled: Graph) -> list[str]:

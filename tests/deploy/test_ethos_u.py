@@ -63,7 +63,12 @@ def test_vela_output_structure_on_golden(target):
     assert sum(r["macs"] for r in res.layers) >= res.macs
     assert res.npu_operations == len(res.layers) > len(graph.operators)  # softmax splits into many NPU ops
     assert res.cpu_operations == 0 and res.cpu_layers == []
-    assert {r["layer"] for r in res.layers} >= {0, 1, 2, 3, 5, 8, 9}  # rows named after our layers' outputs
+    # Every row belongs to one of our layers: the one whose output it writes, or the lowered layer it
+    # is a step of. PAD 4 folds into conv 5; AVERAGE_POOL_2D 6 writes straight into CONCATENATION 7's output.
+    assert {r["layer"] for r in res.layers} == {0, 1, 2, 3, 5, 7, 8, 9, 10}
+    assert [r["layer"] for r in res.layers].count(10) > 10  # SOFTMAX: many NPU steps
+    assert sum(r["cycles"] for r in res.layers) == res.total_cycles
+    assert sum(r["npu_cycles"] for r in res.layers) == res.npu_cycles
     conv = next(r for r in res.layers if r["layer"] == 0 and r["npu_op"] == "Conv2D")
     assert conv["macs"] == 16 * 16 * 8 * 3 * 3 * 3 and conv["cycles"] > 0
     assert res.weights_bytes > 0 and (res.sram_bytes > 0 if target == "ethos-u55-128" else res.dram_bytes > 0)
