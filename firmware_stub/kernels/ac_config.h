@@ -12,6 +12,15 @@
 #define AC_USE_DSP 0
 #endif
 
+/* AC_USE_MVE is 1 when the Helium (M-profile Vector Extension) kernels are compiled: on cores
+ * with __ARM_FEATURE_MVE (Cortex-M55/M85) unless AC_NO_DSP (the portable build) or AC_NO_MVE
+ * (the DSP kernels on an MVE core) is defined. They replace the DSP variants at compile time. */
+#if defined(__ARM_FEATURE_MVE) && !defined(AC_NO_DSP) && !defined(AC_NO_MVE) && !defined(AC_DSP_EMULATE)
+#define AC_USE_MVE 1
+#else
+#define AC_USE_MVE 0
+#endif
+
 /* AC_ALIGN(n) before a declaration's type: n-byte alignment (the arena's word loads). */
 #if defined(__GNUC__) || defined(__clang__)
 #define AC_ALIGN(n) __attribute__((aligned(n)))

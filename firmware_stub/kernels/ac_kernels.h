@@ -109,7 +109,13 @@ void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *in
  * is made here at compile time (AC_USE_DSP: __ARM_FEATURE_DSP unless AC_NO_DSP, or
  * AC_DSP_EMULATE on a host), not by the generator: one acnet.c builds with and without DSP (the
  * firmware Makefile's DSP=0|1, the host tests), and each macro names one function either way. */
-#if AC_USE_DSP
+#if AC_USE_MVE
+/* Helium: the MVE kernels (ac_*_mve.c) read the int8 weights; the int16 copy is unused. */
+#define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables(&(p)->t, (x), (y))
+#define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_sat(&(p)->t, (x), (y))
+#define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_dsp((p), (x), (y))
+#define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables_dsp_sat((p), (x), (y))
+#elif AC_USE_DSP
 #define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables_w16((p), (x), (y))
 #define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_w16_sat((p), (x), (y))
 #define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_dsp((p), (x), (y))

@@ -1,6 +1,7 @@
 """The specialised DSP paths with the REAL Cortex-M4 instructions (SMLAD, SXTB16, SMLAL, ...), not
-the host emulation: single-op models that reach each path are built as firmware, run in QEMU
-(mps2-an386) and compared with TFLite Micro's outputs on random int8 inputs (the firmware's own
+the host emulation, and the Helium (MVE) paths with the real Cortex-M55 instructions (VMLADAVA,
+VQRDMULH, VRSHL, ...): single-op models that reach each path are built as firmware, run in QEMU
+(mps2-an386, mps3-an547) and compared with TFLite Micro's outputs on random int8 inputs (the firmware's own
 self-test against the vectors TFLM produced).
 
 Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
@@ -62,10 +63,11 @@ def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "dw3x3"}
 
 
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
 @pytest.mark.parametrize("kind", sorted(MODELS))
-def test_real_dsp_instructions_bit_exact_in_qemu(kind, tmp_path):
+def test_real_dsp_instructions_bit_exact_in_qemu(kind, target, tmp_path):
     require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
-    t = get_target("cortex-m4")
+    t = get_target(target)
     write_network_project(MODELS[kind], tmp_path / "firmware", n_vectors=3)
     run = firmware.run_qemu(firmware.build_firmware(tmp_path, t, dsp=True), t.qemu_machine, timeout=120)
-    assert run.passed, f"{kind}: firmware outputs differ from TFLM\n{run.log[-2000:]}"
+    assert run.passed, f"{kind} on {target}: firmware outputs differ from TFLM\n{run.log[-2000:]}"
