@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from acdeploy import artifacts, fileio
-from acdeploy.deploy import c_array, ethos_step, firmware_step, network_step, report_md
+from acdeploy.deploy import (
+    c_array,
+    ethos_step,
+    firmware_step,
+    frontend_step,
+    network_step,
+    report_md,
+)
 from acdeploy.deploy.budgets import Budget, resolve_budgets
 from acdeploy.deploy.ir import Graph
 from acdeploy.deploy.memory_plan import MemoryPlan, plan_memory
@@ -42,6 +49,8 @@ class BuildOptions:
     timeout: float | None = None  # seconds before QEMU is stopped; None: firmware.DEFAULT_QEMU_TIMEOUT
     num_vectors: int = 4  # test vectors embedded in the firmware
     vector_inputs: np.ndarray | None = None  # real clips for the test vectors, else random int8
+    frontend: bool | None = None  # the audio front end; None: when the model's feature config is known
+    audio: tuple[Path, ...] = ()  # WAV clips the firmware classifies through the front end
     weights: str = "auto"  # weight formats per layer: auto | dense | sparse (deploy/weight_formats.py)
     objective: str = "balanced"  # what the format choice optimises: speed | size | balanced (config deploy.objective)
 
@@ -88,7 +97,7 @@ def write_settings(ctx: BuildContext) -> None:
 Step = Callable[[BuildContext], Section | None]
 # The firmware project goes in every build dir; its --run step needs the generated network first.
 STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, network_step.write_network,
-                     firmware_step.run_step, measure_step]
+                     frontend_step.write_step, firmware_step.run_step, measure_step]
 
 
 def build(model_path: str | Path, target_name: str, out: str | Path, budget_names=(),

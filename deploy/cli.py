@@ -80,8 +80,16 @@ def report_cmd(model, target, budgets, json_path, out_dir, fmt, config_path, set
               help="Weight storage per layer: auto = the cost model picks dense int8, int16 copies or sparse "
                    "(index-compressed non-zeros, zero-skipping kernels) for config deploy.objective "
                    "(speed|size|balanced); dense = never sparse; sparse = sparse wherever a kernel exists.")
+@click.option("--frontend/--no-frontend", "frontend", default=None,
+              help="Add the audio front end (PCM -> the model's int8 log-mel input, CMSIS-DSP FFT) to the firmware; "
+                   "default: on when the model's model_info.json has its feature configuration.")
+@click.option("--audio", "audio", is_flag=True,
+              help="With --run: classify the WAV files given as arguments (mono 16-bit PCM at the model's sample "
+                   "rate) through front end + network in the firmware; prints class and probabilities per clip.")
+@click.argument("wavs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @config_options
-def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, weights, config_path, sets):
+def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, weights, frontend, audio, wavs,
+              config_path, sets):
     """TFLM C array (model_data.c/.h), model_settings.h and the report for one target.
     Exit code 3 when the model is over the board's flash/RAM or a --budget (the build dir is kept)."""
     from acdeploy.deploy.build import BuildOptions, build
@@ -99,8 +107,10 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, 
 
         _, graph, info = load_model(model)
         vectors = vector_inputs(graph, model_features(model, data, cfg, info), info, num_vectors)
+    if bool(audio) != bool(wavs):
+        raise click.UsageError("--audio takes WAV files: build ... --run --audio a.wav [b.wav ...]")
     options = BuildOptions(run=run, timeout=timeout, num_vectors=num_vectors, vector_inputs=vectors, weights=weights,
-                           objective=cfg.deploy.objective)
+                           objective=cfg.deploy.objective, frontend=frontend, audio=tuple(wavs))
     try:
         rep = build(model, target, out_dir, budgets, options=options)
     except OverBudget:
@@ -114,6 +124,13 @@ def build_cmd(target, model, out_dir, budgets, run, timeout, data, num_vectors, 
         click.echo(f"{target}: {rep.ethos_u.note}")
     if rep.firmware is not None:
         click.echo(firmware_markdown(rep.firmware))
+        if rep.firmware.ran:
+            from acdeploy.deploy.build import load_model
+            from acdeploy.deploy.frontend_step import audio_report
+
+            _, graph, info = load_model(model)
+            for line in audio_report(out_dir, rep.firmware.run_log, wavs, graph, info):
+                click.echo(line)
         check_passed(rep, out_dir)
     click.echo(f"wrote {out_dir}", err=True)
 

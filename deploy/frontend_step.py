@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import re
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from acdeploy import fileio
 from acdeploy.deploy import frontend
-from acdeploy.errors import ToolchainError
+from acdeploy.errors import ConfigError, ModelError, ToolchainError
 
 CMSISDSP_VERSION = "1.10.3"
 FRONTEND_DIR = "frontend"
@@ -67,6 +70,7 @@ CFLAGS += -DAC_FRONTEND -I{FRONTEND_DIR} -I{CMSIS_DIR}/Include -I{CMSIS_DIR}/Pri
 ifeq ($(FRONTEND_FIXED),1)
 CFLAGS += -DACFRONT_FIXED=1
 endif
+.DEFAULT_GOAL := all
 # the library is not ours to make warning-free
 $(OUT)/{CMSIS_DIR}/%.o: CFLAGS += -w
 $(addprefix $(OUT)/,$(FRONTEND_SRCS:.c=.o)): $(wildcard {FRONTEND_DIR}/*.h)
@@ -96,3 +100,74 @@ def write_frontend(fw_dir: str | Path, spec: frontend.FrontEndSpec, source_name:
     for src in CMSIS_SOURCES:
         fileio.write_bytes(fw / CMSIS_DIR / src, (root / src).read_bytes())
     fileio.write_bytes(fw / CMSIS_DIR / "LICENSE", (root / "LICENSE").read_bytes())
+
+
+# --- build step (deploy/build.py) ----------------------------------------------------------------
+
+
+def write_step(ctx) -> None:
+    """Add the front end to the build's firmware project (build --frontend, the default when the
+    model's feature configuration is known) with the --audio clips embedded."""
+    from acdeploy.deploy import firmware
+    from acdeploy.deploy.wav_pcm import clip_pcm
+
+    opts = ctx.options
+    if opts.frontend is False:
+        if opts.audio:
+            raise ConfigError("--audio needs the audio front end: drop --no-frontend")
+        return None
+    spec = frontend.spec_for(ctx.info, ctx.graph, str(ctx.model_path))
+    if spec is None:
+        if opts.audio:
+            raise ModelError(f"{ctx.model_path}: no model_info.json with a feature_config beside it: "
+                             f"the firmware cannot compute the model's features from --audio")
+        print(f"{ctx.model_path}: no feature configuration (model_info.json): building without the audio front end",
+              file=sys.stderr)
+        return None
+    clips = [clip_pcm(p, spec) for p in opts.audio]
+    write_frontend(ctx.out / firmware.FIRMWARE_DIR, spec, ctx.model_path.name, clips)
+    return None
+
+
+_LINE = re.compile(r"^(FRONTEND|AUDIO|AUDIO_OUTPUT)\b(.*)$", re.M)
+
+
+def audio_results(run_log: str) -> tuple[dict | None, list[dict]]:
+    """The FRONTEND figures and the per-clip AUDIO results (int8 outputs included) of a run log."""
+    front, clips, outputs = None, {}, {}
+    for kind, rest in _LINE.findall(run_log):
+        fields = {k: int(v) for k, v in re.findall(r"(\w+)=(-?\d+)", rest)}
+        if kind == "FRONTEND":
+            front = fields
+        elif kind == "AUDIO":
+            clips[int(rest.split()[0])] = fields
+        else:
+            idx, *vals = rest.split()
+            outputs[int(idx)] = [int(v) for v in vals]
+    return front, [{**clips[i], "outputs": outputs.get(i, [])} for i in sorted(clips)]
+
+
+def audio_report(build_dir: str | Path, run_log: str | None, wavs, graph, info) -> list[str]:
+    """Lines for the terminal: the front end's figures and, per --audio clip, class and probabilities."""
+    from acdeploy.interpreters import as_probabilities
+    from acdeploy.textsafe import terminal_text
+
+    if run_log is None:
+        return []
+    front, clips = audio_results((Path(build_dir) / run_log).read_text())
+    lines = []
+    if front is not None:
+        lines.append(f"front end: {front['instructions_per_frame']:,} instructions per frame "
+                     f"({front['frames']} frames per clip), {front['ram_bytes']:,} B RAM"
+                     f"{', q31 fixed point' if front.get('fixed') else ''}")
+    tout = graph.tensor(graph.outputs[0])
+    scale, zp = float(tout.quant.scale[0]), int(tout.quant.zero_point[0])
+    names = info.classes if info is not None and info.classes else None
+    for clip, wav in zip(clips, wavs, strict=False):
+        prob = as_probabilities(((np.array(clip["outputs"], dtype=np.float64) - zp) * scale)[None])[0]
+        label = names[clip["class"]] if names and clip["class"] < len(names) else str(clip["class"])
+        ranked = np.argsort(-prob)[:3]
+        top = ", ".join(f"{names[i] if names and i < len(names) else i} {prob[i]:.2f}" for i in ranked)
+        lines.append(f"{terminal_text(wav)}: {terminal_text(label)} ({top}; front end "
+                     f"{clip['frontend_instructions']:,} + network {clip['network_instructions']:,} instructions)")
+    return lines
