@@ -125,10 +125,16 @@ def test_build_golden_for_u55(tmp_path, capsys):
     assert "(resolver).AddEthosU();" in settings and "#define ACDEPLOY_OP_COUNT 1" in settings
     fw = out / "firmware"
     assert "#define ACDEPLOY_NPU_FAST_MEMORY_SIZE 0" in (fw / ethos_step.NPU_SETTINGS_H).read_text()
+    rep = Report.read(out / artifacts.REPORT_JSON)
+    # Shared_Sram: the arena holds Vela's scratch area (the SRAM it reports) and the graph's input and output.
+    mem = ethos_step.npu_memory(read_tflite(compiled), 0)
+    assert mem.arena_bytes == -(-(rep.ethos_u.sram_bytes + 16 * 16 * 3 + 10) // 16) * 16 and mem.fast_memory_bytes == 0
+    arena = ethos_step.npu_memory(read_tflite(compiled), rep.totals.tflm_arena_tail_bytes).arena_bytes
+    assert arena >= mem.arena_bytes + rep.totals.tflm_arena_tail_bytes
+    assert f"#define ACDEPLOY_TENSOR_ARENA_SIZE {arena}" in (out / artifacts.MODEL_SETTINGS_H).read_text()
     assert 'REGION_ALIAS("ARENA", ISRAM)' in (fw / ethos_step.ARENA_REGION_LD).read_text()
     assert "ACDEPLOY_REGISTER_OPS(resolver);" in (fw / "main.cc").read_text()  # AddEthosU via model_settings.h
     assert not (fw / "acnet.c").exists()  # no generated C network: the NPU runs the model
-    rep = Report.read(out / artifacts.REPORT_JSON)
     assert rep.ethos_u.compiled_model == ethos_step.VELA_MODEL and rep.firmware is None
     assert _compile_check(fw) == {"startup_corstone300.o", "uart.o", "model_data.o"}
     nm = subprocess.run(["arm-none-eabi-nm", str(fw / "build" / "model_data.o")], capture_output=True, text=True)
@@ -147,7 +153,8 @@ def test_build_student_for_u65(student, tmp_path):
     assert {"Conv2D", "DepthwiseConv2D", "Add"} <= ops_
     fw = out / "firmware"
     settings = (fw / ethos_step.NPU_SETTINGS_H).read_text()
-    assert "#define ACDEPLOY_NPU_FAST_MEMORY_SIZE 0\n" not in settings  # U65: the SRAM is the NPU's cache
+    # U65, Dedicated_Sram: the SRAM is the NPU's cache, Vela's fast scratch tensor, as big as the SRAM it reports
+    assert f"#define ACDEPLOY_NPU_FAST_MEMORY_SIZE {-(-e.sram_bytes // 16) * 16}\n" in settings and e.sram_bytes > 0
     assert 'REGION_ALIAS("ARENA", DDR)' in (fw / ethos_step.ARENA_REGION_LD).read_text()
     assert "model_data.o" in _compile_check(fw)
 
