@@ -20,16 +20,24 @@ Defaults are the DCASE 2022 baseline's: 44.1 kHz, n_fft 2048, 40 ms Hamming wind
 
 The cache lives in CACHE/<hash>/ (default CACHE = DATASET/.acdeploy/features), where the hash
 covers the dataset's identity (meta and fold files, every clip's name, size and mtime) and the
-feature settings; see acdeploy.data.featstore for its files. It is built in a temp directory and
-renamed into place, so an interrupted run leaves no partial cache and a rerun starts over.
+feature settings; see acdeploy.data.featstore for its files. It is built in CACHE/<hash>.partial/
+and renamed into place when complete, so a cache dir is always whole. Extraction at DCASE scale
+(230k clips) takes a while: after every chunk of clips the features written so far are synced and
+`progress.json` records how many chunks are done, so a killed run resumes after the last recorded
+chunk instead of starting over. A run that fails on bad input removes its partial dir (fixing the
+input changes the hash anyway). Rows are written with plain file writes, not through a memory
+map, so the extracting process holds one chunk at a time whatever the clip count.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -44,10 +52,12 @@ from acdeploy.data.dataset import DatasetIndex, clip_samples, fit_length, load_a
 from acdeploy.data.featstore import FEATURES, INDEX, INFO, write_index_text
 from acdeploy.data.parallel import ordered_map, worker_count
 from acdeploy.errors import DataError
-from acdeploy.fileio import atomic_dir
+from acdeploy.fileio import write_json
 
 CACHE_FORMAT = 1  # bump when the cache layout or the computation changes
-CHUNK = 64  # clips per worker task
+CHUNK = 64  # clips per worker task, and per progress record
+PARTIAL = ".partial"  # suffix of the cache dir being built
+PROGRESS = "progress.json"  # in the partial dir: chunks done so far
 
 
 def feature_settings(cfg: FeatureConfig) -> dict:
@@ -141,27 +151,92 @@ def extract_features(
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:  # e.g. a read-only copy of a real dataset
         raise DataError(f"{out.parent}: cannot create the feature cache ({e.strerror}); pass --cache DIR") from None
+    with _locked(out.parent):  # another process building this cache: wait for it, then it is a hit
+        if (out / INFO).is_file():
+            return out, True
+        padded, cut = _build(out, index, cfg, key, n_samples, progress)
+    seconds_text = f"{n_samples / cfg.sample_rate:g} s (data.seconds)"
+    for (count, example), what in ((padded, "shorter than {} were zero-padded"), (cut, "longer than {} were cut")):
+        if count:
+            print(f"{index.root}: warning: {count} clip(s) {what.format(seconds_text)}, "
+                  f"e.g. {example}", file=sys.stderr)
+    return out, False
+
+
+@contextlib.contextmanager
+def _locked(directory: Path):
+    """An exclusive lock on `directory` (flock), where the platform has one."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no concurrent builds expected
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _data_offset(path: Path, shape: tuple) -> int:
+    """Byte offset of the float32 array data in the .npy file `path` (the header comes first)."""
+    return path.stat().st_size - int(np.prod(shape)) * 4
+
+
+def _resume_point(partial: Path, key: str, shape: tuple, n_chunks: int) -> dict | None:
+    """The progress record of an interrupted build of this cache, or None to start over."""
+    try:
+        done = json.loads((partial / PROGRESS).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    ok = (done.get("hash") == key and tuple(done.get("shape", ())) == shape and done.get("chunk") == CHUNK
+          and 0 <= done.get("chunks_done", -1) <= n_chunks and (partial / FEATURES).is_file())
+    return done if ok else None
+
+
+def _build(out: Path, index: DatasetIndex, cfg: FeatureConfig, key: str, n_samples: int, progress: bool):
+    """Extract every clip into OUT.partial/ (resuming it when a killed run left one), then rename it
+    to `out`. Returns ((count, first name) of padded clips, the same of cut clips)."""
     shape = (len(index), cfg.n_mels, n_frames(cfg, n_samples))
     chunks = [index.filenames[i:i + CHUNK] for i in range(0, len(index), CHUNK)]
-    jobs = [(index.root, names, cfg, n_samples) for names in chunks]
+    partial = out.with_name(out.name + PARTIAL)
+    state = _resume_point(partial, key, shape, len(chunks))
+    if state is None:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        with open(partial / FEATURES, "wb") as f:  # the .npy header, then the rows' space (sparse)
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            f.truncate(f.tell() + int(np.prod(shape)) * 4)
+        state = {"hash": key, "shape": list(shape), "chunk": CHUNK, "chunks_done": 0, "padded": [0, ""], "cut": [0, ""]}
+    elif state["chunks_done"]:
+        print(f"{out}: resuming: {min(state['chunks_done'] * CHUNK, len(index))} of {len(index)} clips "
+              "already extracted", file=sys.stderr)
+    first = state["chunks_done"]
+    jobs = [(index.root, names, cfg, n_samples) for names in chunks[first:]]
+    row_bytes = int(np.prod(shape[1:])) * 4
     # librosa's first call costs seconds (lazy imports, JIT); pay it once here so forked workers
     # inherit it instead of each paying it again.
     logmel(np.zeros(n_samples, dtype=np.float32), cfg)
-    with atomic_dir(out) as tmp:
-        x = np.lib.format.open_memmap(tmp / FEATURES, mode="w+", dtype=np.float32, shape=shape)
-        pos, padded, cut = 0, [], []
-        with tqdm(total=len(index), desc="features", unit="clip", disable=not progress, leave=False) as bar:
-            for block, block_padded, block_cut in ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)):
-                x[pos:pos + len(block)] = block
-                pos += len(block)
-                padded += block_padded
-                cut += block_cut
+    try:
+        with open(partial / FEATURES, "r+b") as f, \
+                tqdm(total=len(index), initial=min(first * CHUNK, len(index)), desc="features", unit="clip",
+                     disable=not progress, leave=False) as bar:
+            f.seek(_data_offset(partial / FEATURES, shape) + first * CHUNK * row_bytes)
+            for k, (block, block_padded, block_cut) in enumerate(
+                    ordered_map(_extract_chunk, jobs, worker_count(cfg.workers)), start=first):
+                f.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+                f.flush()
+                os.fsync(f.fileno())  # the rows are on disk before the record says so
+                for name, names in (("padded", block_padded), ("cut", block_cut)):
+                    if names:
+                        state[name] = [state[name][0] + len(names), state[name][1] or names[0]]
+                state["chunks_done"] = k + 1
+                write_json(partial / PROGRESS, state)
                 bar.update(len(block))
-        x.flush()
-        del x
         rows = zip(index.filenames, index.scene_labels, index.labels.tolist(), index.devices,
                    index.identifiers, index.split, strict=True)
-        (tmp / INDEX).write_text(write_index_text(list(rows)))
+        (partial / INDEX).write_text(write_index_text(list(rows)))
         info = {
             "classes": list(index.classes),
             "seen_devices": list(index.seen_devices),
@@ -170,18 +245,20 @@ def extract_features(
             "hash": key,
             "shape": list(shape),
             "clip_samples": n_samples,
-            "clips_padded": len(padded),
-            "clips_cut": len(cut),
+            "clips_padded": state["padded"][0],
+            "clips_cut": state["cut"][0],
             "counts": {s: index.count(split=s) for s in ("train", "evaluate")},
             "format": CACHE_FORMAT,
         }
-        (tmp / INFO).write_text(json.dumps(info, indent=2) + "\n")  # last: its presence marks a complete cache
-    seconds_text = f"{n_samples / cfg.sample_rate:g} s (data.seconds)"
-    for names, what in ((padded, "shorter than {} were zero-padded"), (cut, "longer than {} were cut")):
-        if names:
-            print(f"{index.root}: warning: {len(names)} clip(s) {what.format(seconds_text)}, "
-                  f"e.g. {names[0]}", file=sys.stderr)
-    return out, False
+        (partial / INFO).write_text(json.dumps(info, indent=2) + "\n")  # last: its presence marks a complete cache
+        (partial / PROGRESS).unlink()
+        os.replace(partial, out)
+    except Exception:
+        # Bad input (an unreadable clip, a full disk): fixing it changes the hash, so this partial
+        # cache could never be resumed. A kill or Ctrl-C keeps it for the rerun.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return tuple(state["padded"]), tuple(state["cut"])
 
 
 def ensure_features(dataset_dir: str | Path, feature_cfg: FeatureConfig, cache: str | Path | None = None,
