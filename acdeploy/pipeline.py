@@ -130,11 +130,31 @@ def _run_eval(r: Run) -> None:
 
 def _run_build(r: Run) -> None:
     budgets = [a for b in r.cfg.pipeline.budgets for a in ("--budget", b)]
-    run = ["--run"] if r.cfg.pipeline.run_firmware else []
+    run = ["--run", *_audio_clip(r)] if r.cfg.pipeline.run_firmware else []
     code = call(["build", "--target", r.cfg.pipeline.target, "--model", str(r.int8_model), "--data", str(_dataset(r)),
                  "--out", str(r.root / artifacts.RUN_BUILD), *budgets, *run, *r.args()], ok_codes=(0, 3))
     r.over_budget = code == 3
     _run_dense_build(r)
+
+
+def _audio_clip(r: Run) -> list[str]:
+    """`--audio WAV`: the first evaluate-split clip, for the firmware to classify through its audio
+    front end; nothing when the model has no feature config or the clip is not what a device hears."""
+    from acdeploy.data.dataset import read_dataset
+    from acdeploy.deploy.wav_pcm import read_pcm16
+    from acdeploy.model_info import ModelInfo
+
+    info_path = artifacts.sidecar_info(r.int8_model)
+    info = ModelInfo.read(info_path) if info_path.is_file() else None
+    index = read_dataset(_dataset(r))
+    picks = [f for f, s in zip(index.filenames, index.split, strict=True) if s == "evaluate"]
+    if info is None or not info.feature_config or not picks:
+        return []
+    try:
+        read_pcm16(index.root / picks[0], int(info.feature_config["sample_rate"]))
+    except AcDeployError:
+        return []
+    return ["--audio", str(index.root / picks[0])]
 
 
 def _dense_dir(r: Run) -> Path:

@@ -21,6 +21,7 @@ from acdeploy.textsafe import md_cell, md_link_target, terminal_text
 EXACT_ENGINES = ("tflm", "c")
 NEAR_TIE = 4 / 256  # probability gap of a few int8 softmax steps (output scale 1/256)
 MIN_AGREEMENT_OPTIMIZED = 0.95
+MIN_AGREEMENT_AUDIO = 0.99  # c-audio: the firmware's front end on raw PCM vs librosa features (issue 15)
 
 
 def _json(p: Path) -> dict | None:
@@ -46,6 +47,11 @@ def check_engines_agree(eval_dir: Path, engines: list[str]) -> dict:
         out[e] = 1 - len(differ) / max(len(ref_pred), 1)
         if e in EXACT_ENGINES and ref in EXACT_ENGINES:
             bad = differ
+        elif e == "c-audio":
+            if out[e] < MIN_AGREEMENT_AUDIO:
+                raise ModelError(f"{eval_dir}: engine c-audio (audio front end + C network) agrees with {ref} on "
+                                 f"only {100 * out[e]:.1f} % of clips (need {100 * MIN_AGREEMENT_AUDIO:.0f} %)")
+            bad = []
         elif e == "litert" and ref in EXACT_ENGINES:
             if out[e] < MIN_AGREEMENT_OPTIMIZED:
                 raise ModelError(f"{eval_dir}: engine litert (optimized kernels) agrees with {ref} on only "

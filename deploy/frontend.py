@@ -98,11 +98,13 @@ def window(spec: FrontEndSpec) -> np.ndarray:
 
 
 def mel_basis(spec: FrontEndSpec) -> np.ndarray:
-    """float32 [n_mels, n_fft // 2 + 1]: the filterbank data.features.logmel applies."""
-    from acdeploy.data.features import _mel_basis
+    """float32 [n_mels, n_fft // 2 + 1]: the filterbank data.features.logmel applies (its call;
+    tests/deploy/test_frontend.py checks the C front end against logmel itself)."""
+    import librosa
 
     c = spec.features
-    return _mel_basis(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax)
+    return librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
+                               htk=False, norm="slaney")
 
 
 @dataclass(frozen=True)
