@@ -105,6 +105,11 @@ void ac_depthwise_tables_dsp(const ac_conv_table_params *p, const int8_t *input,
 void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 #endif
 
+#if AC_USE_MVE
+/* Helium core only. Depthwise, depth multiplier 1, k_h * k_w <= 64: eight channels per step. */
+void ac_depthwise_tables_mve(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
+#endif
+
 /* The variants that exist only on the DSP core, as the generated code names them. The DSP choice
  * is made here at compile time (AC_USE_DSP: __ARM_FEATURE_DSP unless AC_NO_DSP, or
  * AC_DSP_EMULATE on a host), not by the generator: one acnet.c builds with and without DSP (the
@@ -113,8 +118,8 @@ void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *in
 /* Helium: the MVE kernels (ac_*_mve.c) read the int8 weights; the int16 copy is unused. */
 #define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables(&(p)->t, (x), (y))
 #define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_sat(&(p)->t, (x), (y))
-#define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_dsp((p), (x), (y))
-#define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables_dsp_sat((p), (x), (y))
+#define AC_DEPTHWISE_DSP(p, x, y) ac_depthwise_tables_mve((p), (x), (y))
+#define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables_mve((p), (x), (y))
 #elif AC_USE_DSP
 #define AC_CONV2D_1X1_W16(p, x, y) ac_conv2d_1x1_tables_w16((p), (x), (y))
 #define AC_CONV2D_1X1_W16_SAT(p, x, y) ac_conv2d_1x1_tables_w16_sat((p), (x), (y))
