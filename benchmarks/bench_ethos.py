@@ -114,15 +114,16 @@ def markdown(results: list[dict], command: str) -> str:
         "here was run.",
         "",
         "| model | MACs | target | cycles / inference | NPU compute cycles | cycles / MAC | inferences / s | "
-        "SRAM | DRAM | off-chip flash | weights as encoded | ops on CPU |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "SRAM | DRAM | off-chip flash | weights as encoded | Vela's .tflite (C array) | ops on CPU |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for res in results:
         for target, e in res["targets"].items():
             lines.append(
                 f"| {res['model']} | {res['macs']:,} | {target} | {e['total_cycles']:,} | {e['npu_cycles']:,} | "
                 f"{e['total_cycles'] / res['macs']:.3f} | {e['inferences_per_second']:,.0f} | {e['sram_bytes']:,} | "
-                f"{e['dram_bytes']:,} | {e['off_chip_flash_bytes']:,} | {e['weights_bytes']:,} | {e['cpu_operations']} |")
+                f"{e['dram_bytes']:,} | {e['off_chip_flash_bytes']:,} | {e['weights_bytes']:,} | "
+                f"{e['compiled_model_bytes']:,} (input {res['model_bytes']:,}) | {e['cpu_operations']} |")
     student = results[0]["targets"][TARGETS[0]]
     lines += ["", f"Per layer, default student on {TARGETS[0]} (Vela's operations of a layer summed; "
               "cycles include memory access; MAC utilisation = MACs / (cycles x 128)):", "",
