@@ -106,7 +106,7 @@ void ac_depthwise_tables_dsp_sat(const ac_conv_table_params *p, const int8_t *in
 #endif
 
 #if AC_USE_MVE
-/* Helium core only. Depthwise, depth multiplier 1, k_h * k_w <= 64: eight channels per step. */
+/* Helium core only. Depthwise, depth multiplier 1, k_h * k_w <= 64: sixteen channels per step. */
 void ac_depthwise_tables_mve(const ac_conv_table_params *p, const int8_t *input, int8_t *output);
 #endif
 
@@ -132,20 +132,23 @@ void ac_depthwise_tables_mve(const ac_conv_table_params *p, const int8_t *input,
 #define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables((p), (x), (y))
 #endif
 
-/* Sparse weights (deploy/ops/sparse_weights.py): per output channel the count of non-zero
- * weights, then for each its tap index in the channel's [k_h][k_w][in_c] filter (at most 256 taps)
- * and its value. t.filter is NULL (no dense copy); t.requant's bias' sums the non-zeros only. */
+/* Sparse weights (deploy/ops/sparse_weights.py): per output channel the number of entry pairs
+ * (an odd count of non-zeros padded with one entry of weight 0), then for each entry its tap
+ * index in the channel's [k_h][k_w][in_c] filter (at most 256 taps) and its value. t.filter is
+ * NULL (no dense copy); t.requant's bias' sums the non-zeros only. */
 typedef struct {
     ac_conv_table_params t;
-    const uint16_t *count; /* [out_c] */
-    const uint8_t *index;  /* [non-zeros] */
-    const int8_t *value;   /* [non-zeros] */
+    const uint16_t *pairs; /* [out_c] */
+    const uint8_t *index;  /* [2 * pairs] */
+    const int8_t *value;   /* [2 * pairs] */
 } ac_conv_sparse_params;
 
-/* Sparse 1x1, ungrouped, no padding, any stride. */
+/* Sparse 1x1, ungrouped, no padding, any stride; _sat: the clamp is all of int8. */
 void ac_conv2d_sparse_1x1(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_sparse_1x1_sat(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
 /* Sparse, any ungrouped conv with k_h * k_w * in_c <= 256 (taps gathered per pixel). */
 void ac_conv2d_sparse_gather(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
+void ac_conv2d_sparse_gather_sat(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output);
 
 /* FULLY_CONNECTED: per-tensor (per_channel = 0: multiplier[0]/shift[0]) or per-channel. */
 typedef struct {
