@@ -126,8 +126,11 @@ def _filter16_bytes(oc: int, ic: int) -> int:
     return (oc // 2) * (ic // 4) * 4 * 4
 
 
-def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels: int, small_1x1: bool):
-    """The layer's weight format and kernel (deploy/weight_formats.py), recorded in e.formats."""
+def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels: int, small_1x1: bool,
+                   sums_fit: bool):
+    """The layer's weight format and kernel (deploy/weight_formats.py), recorded in e.formats.
+    sums_fit: bias' plus any partial sum of the taps stays in int32 (the sparse kernel starts its
+    accumulators at bias')."""
     taps = c.k_h * c.k_w * c.filter_in_c
     weights = int(w.data.size)
     nnz = sparse_weights.nonzeros(w.data)
@@ -140,10 +143,10 @@ def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels:
         cands.append(wf.Candidate("dense16", fn16, weights + _filter16_bytes(c.out_c, c.in_c),
                                   wf.predict(fn16, macs, outputs, dsp=e.dsp)))
     if (not e.reference and not c.depthwise and c.table and c.in_c == c.filter_in_c
-            and taps <= sparse_weights.MAX_TAPS):
+            and taps <= sparse_weights.MAX_TAPS and sums_fit):
         pointwise = (c.k_h, c.k_w) == (1, 1) and c.pads == (0, 0)
-        fn_s = "ac_conv2d_sparse_1x1" if pointwise else "ac_conv2d_sparse_gather"
-        sp_bytes = 2 * c.out_c + 2 * nnz
+        fn_s = ("ac_conv2d_sparse_1x1" if pointwise else "ac_conv2d_sparse_gather") + ("_sat" if c.full_range else "")
+        sp_bytes = sparse_weights.conv_bytes(sparse_weights.encode_conv(w.data))
         cands.append(wf.Candidate("sparse", fn_s, sp_bytes, wf.predict(
             fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, dsp=e.dsp)))
     chosen, dense = wf.choose(cands, e.weights, e.objective)
@@ -184,7 +187,9 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
         depthwise=depthwise, k_h=int(kh), k_w=int(kw), in_c=ic, out_c=oc, filter_in_c=int(fic), stride=(sh, sw),
         pads=(pt, pl), full_range=(lo, hi) == (-128, 127), table=rows is not None, filter16=False)
     pixels = b * oh * ow
-    fmt = _choose_format(e, op, conv, w, pixels, small_1x1)
+    fits = rows is not None and (max(abs(r[0]) for r in rows) + conv.k_h * conv.k_w * conv.filter_in_c * 128 * 128
+                                 < 1 << 31)
+    fmt = _choose_format(e, op, conv, w, pixels, small_1x1, fits)
     fn = fmt.variant
     e.variants[op.index] = fn
     geom = _struct_value({
@@ -203,7 +208,7 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
             "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", mults, f"{layer}: per-channel multipliers"),
             "shift": e.array(e.sym(op.index, "shift"), "int32_t", shifts, f"{layer}: per-channel shifts"),
         }
-    else:
+    elif fmt.format != "sparse":
         what = "bias" if depthwise else "bias + input offset x sum of the channel's weights"
         table = e.array(e.sym(op.index, "requant"), "int32_t", rows,
                         f"{layer}: per channel {{{what}, multiplier, r, 2^(r-1) + (output zero point << r)}}")
@@ -211,14 +216,17 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
         if fn.startswith("AC_CONV2D_1X1_W16"):
             ctype, fields = "ac_conv_w16_params", {"t": _struct_value(fields),
                                                    "filter16": _filter16(e, op, layer, w)}
-        elif fmt.format == "sparse":
-            sp = sparse_weights.encode_conv(w.data)
-            ctype, fields = "ac_conv_sparse_params", {
-                "t": _struct_value(fields),
-                "count": e.array(e.sym(op.index, "count"), "uint16_t", sp.count, f"{layer}: non-zero weights per channel"),
-                "index": e.array(e.sym(op.index, "index"), "uint8_t", sp.index,
-                                 f"{layer}: tap index of each non-zero weight of '{w.name}' {list(w.shape)}"),
-                "value": e.array(e.sym(op.index, "value"), "int8_t", sp.value, f"{layer}: non-zero weights"),
-            }
+    else:
+        sp = sparse_weights.encode_conv(w.data)
+        srows = [[b_, m_, r_ | int(n) << 8, rnd] for (b_, m_, r_, rnd), n in zip(rows, sp.count, strict=True)]
+        ctype, fields = "ac_conv_sparse_params", {
+            "g": geom,
+            "requant": e.array(e.sym(op.index, "requant"), "int32_t", srows,
+                               f"{layer}: per channel {{bias + input offset x sum of the channel's weights, "
+                               f"multiplier, r | (entry pairs << 8), 2^(r-1) + (output zero point << r)}}"),
+            "entries": e.array(e.sym(op.index, "entries"), "uint8_t", sparse_weights.conv_entries(sp),
+                               f"{layer}: non-zero weights of '{w.name}' {list(w.shape)} in pairs "
+                               f"(tap index, tap index, value, value)"),
+        }
     p = e.struct(ctype, e.sym(op.index, "params"), fields, f"{layer}: {fn}")
     e.call(op, f"{fn}(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.outputs[0])});")

@@ -2,10 +2,13 @@
 ac_conv_sparse.c, ac_fc_sparse.c): only the non-zero weights of a layer, laid out for the
 kernels' inner loops.
 
-- CONV_2D: per output channel a uint16 count, then per non-zero its uint8 tap index in the
-  channel's [k_h][k_w][in_c] filter and its int8 value. One index byte serves two output pixels
-  in the kernel, so the layout costs 2 bytes per non-zero plus 2 per channel; it exists for layers
-  with at most 256 taps per channel (every 1x1 conv up to 256 input channels, a 3x3 stem).
+- CONV_2D: per output channel its non-zeros in pairs (an odd count padded with one entry of
+  weight 0), each pair 4 bytes: two uint8 tap indices in the channel's [k_h][k_w][in_c] filter,
+  then the two int8 values, in one stream the kernel walks with one pointer; the number of pairs
+  rides in the channel's requantisation row (the shift word: r | pairs << 8), so the layout costs
+  2 bytes per non-zero (plus at most 2 of padding per channel) and nothing per channel besides;
+  it exists for layers with at most 256 taps per channel (every 1x1 conv up to 256 input
+  channels, a 3x3 stem). One index byte serves two output pixels in the kernel.
 - FULLY_CONNECTED: per output row a uint16 count of entries, each a uint8 step from the previous
   entry's input position and an int8 value; a gap over 255 is bridged by entries of weight 0, so
   any input depth fits.
@@ -42,19 +45,34 @@ def nonzeros(w: np.ndarray) -> int:
 
 
 def encode_conv(w: np.ndarray) -> SparseRows | None:
-    """[out_c][k_h][k_w][in_c] int8 filter -> per channel tap indices and values; None when a
-    channel has more than MAX_TAPS taps."""
+    """[out_c][k_h][k_w][in_c] int8 filter -> per channel pairs of (tap index, value), an odd count
+    padded with (0, 0); count = pairs per channel. None when a channel has more than MAX_TAPS taps."""
     rows = np.asarray(w).reshape(int(w.shape[0]), -1)
     if rows.shape[1] > MAX_TAPS:
         return None
     count, index, value = [], [], []
     for r in rows:
         k = np.flatnonzero(r)
-        count.append(k.size)
+        v = r[k]
+        if k.size % 2:
+            k, v = np.append(k, 0), np.append(v, 0)
+        count.append(k.size // 2)
         index.append(k)
-        value.append(r[k])
+        value.append(v)
     return SparseRows(np.asarray(count, np.uint16), np.concatenate(index).astype(np.uint8),
                       np.concatenate(value).astype(np.int8))
+
+
+def conv_entries(s: SparseRows) -> np.ndarray:
+    """The kernel's entry stream: per pair the bytes (index, index, value, value), as uint8."""
+    idx = s.index.reshape(-1, 2).astype(np.int64)
+    val = s.value.reshape(-1, 2).astype(np.int64) & 0xFF
+    return np.concatenate([idx, val], axis=1).reshape(-1)
+
+
+def conv_bytes(s: SparseRows) -> int:
+    """Flash of the conv layout: the entry stream (the pair counts ride in the requantisation table)."""
+    return int(s.index.size) + int(s.value.size)
 
 
 def encode_fc(w: np.ndarray) -> SparseRows | None:
@@ -86,8 +104,9 @@ def decode_conv(s: SparseRows, taps: int) -> np.ndarray:
     out = np.zeros((s.count.size, taps), np.int8)
     start = 0
     for r, n in enumerate(s.count):
-        out[r, s.index[start:start + n]] = s.value[start:start + n]
-        start += int(n)
+        idx, val = s.index[start:start + 2 * n], s.value[start:start + 2 * n]
+        out[r, idx[val != 0]] = val[val != 0]
+        start += 2 * int(n)
     return out
 
 

@@ -132,15 +132,15 @@ void ac_depthwise_tables_mve(const ac_conv_table_params *p, const int8_t *input,
 #define AC_DEPTHWISE_DSP_SAT(p, x, y) ac_depthwise_tables((p), (x), (y))
 #endif
 
-/* Sparse weights (deploy/ops/sparse_weights.py): per output channel the number of entry pairs
- * (an odd count of non-zeros padded with one entry of weight 0), then for each entry its tap
- * index in the channel's [k_h][k_w][in_c] filter (at most 256 taps) and its value. t.filter is
- * NULL (no dense copy); t.requant's bias' sums the non-zeros only. */
+/* Sparse weights (deploy/ops/sparse_weights.py): per output channel its requantisation row with
+ * the number of entry pairs in the shift word, {bias', multiplier, r | (pairs << 8), 2^(r-1) +
+ * (output_offset << r)} (bias' sums the non-zeros only), and an entry stream: per channel `pairs`
+ * groups of 4 bytes (tap index, tap index, value, value) in the channel's [k_h][k_w][in_c] filter
+ * (at most 256 taps; an odd count of non-zeros padded with one entry of weight 0). No dense copy. */
 typedef struct {
-    ac_conv_table_params t;
-    const uint16_t *pairs; /* [out_c] */
-    const uint8_t *index;  /* [2 * pairs] */
-    const int8_t *value;   /* [2 * pairs] */
+    ac_conv_geom g;
+    const int32_t *requant;  /* [out_c][4] */
+    const uint8_t *entries;  /* values stored as two's-complement bytes */
 } ac_conv_sparse_params;
 
 /* Sparse 1x1, ungrouped, no padding, any stride; _sat: the clamp is all of int8. */
