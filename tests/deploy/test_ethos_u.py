@@ -107,6 +107,13 @@ def _compile_check(fw_dir: Path) -> set[str]:
     r = subprocess.run(["make", "-C", str(fw_dir), "check"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "-mcpu=cortex-m55" in r.stdout
+    # the layout link: vector table at the ITCM's start, the model in DDR where the NPU reads it
+    nm = subprocess.run(["arm-none-eabi-nm", str(fw_dir / "build" / "layout.elf")], capture_output=True, text=True)
+    symbols = {line.split()[-1]: int(line.split()[0], 16) for line in nm.stdout.splitlines() if len(line.split()) == 3}
+    assert symbols["vector_table"] == 0x10000000
+    model = [a for name, a in symbols.items() if name.endswith("_model_data")]
+    assert len(model) == 1 and 0x70000000 <= model[0] < 0x70000100 and model[0] % 16 == 0
+    assert 0x30000000 < symbols["__stack_top__"] <= 0x30080000
     return {p.name for p in (fw_dir / "build").glob("*.o")}
 
 
@@ -197,3 +204,18 @@ def test_a_model_vela_rejects_is_one_line(name, how):
         compile_model((REGRESSIONS / name).read_bytes(), get_target("ethos-u55-128").npu, name)
     msg = str(e.value)
     assert "\n" not in msg and msg.startswith(f"{name}: Vela 5.") and how in msg and "rejected" in msg
+
+
+def test_no_tensorflow_and_no_vela_in_process(tmp_path):
+    # Vela runs as its own process; the CLI's report and build stay free of TensorFlow.
+    code = (
+        "import sys\n"
+        "from acdeploy.cli import main\n"
+        f"assert main(['report', {str(GOLDEN)!r}, '--target', 'ethos-u55-128']) == 0\n"
+        f"assert main(['build', '--target', 'ethos-u65-256', '--model', {str(GOLDEN)!r}, '--out', "
+        f"{str(tmp_path / 'b')!r}]) == 0\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'tf_keras', 'keras', 'ethosu'))\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
