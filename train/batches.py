@@ -15,7 +15,10 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from acdeploy.data.featstore import release_pages
 from acdeploy.errors import ConfigError, DataError
+
+RELEASE_EVERY = 64  # batches between unmapping the feature rows read (bounded memory at any clip count)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Standardizer:
         total, sq, n = 0.0, 0.0, 0
         for start in range(0, len(indices), chunk):
             block = np.asarray(x[np.sort(indices[start:start + chunk])], dtype=np.float64)
+            release_pages(x)
             total += block.sum()
             sq += np.square(block).sum()
             n += block.size
@@ -125,11 +129,13 @@ class Batches:
         rng = np.random.default_rng([self.seed, epoch])
         order = rng.permutation(self.indices)
         eye = np.eye(self.n_classes, dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
+        for n, start in enumerate(range(0, len(order), self.batch_size)):
             idx = order[start:start + self.batch_size]
             rows = np.argsort(idx)  # memmaps read fastest in file order; keep the shuffled pairing
             xb = np.empty((len(idx),) + tuple(self.x.shape[1:]), dtype=np.float32)
             xb[rows] = self.x[idx[rows]]
+            if n % RELEASE_EVERY == RELEASE_EVERY - 1:
+                release_pages(self.x)
             yb = eye[self.labels[idx]]
             if self.augment_cfg is not None:
                 from acdeploy.data.augment import augment_batch
@@ -154,4 +160,6 @@ def iterate_standardised(x, indices: np.ndarray, standardizer: Standardizer, bat
     """Clean (unaugmented) standardised inputs in index order, for validation and evaluation."""
     for start in range(0, len(indices), batch_size):
         idx = indices[start:start + batch_size]
-        yield with_channel(standardizer(x[idx]))
+        xb = standardizer(x[idx])
+        release_pages(x)
+        yield with_channel(xb)
