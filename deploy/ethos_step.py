@@ -21,7 +21,7 @@ from acdeploy.deploy.report_data import EthosResult
 from acdeploy.deploy.targets import Target
 from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.deploy.vela import VelaOutput, compile_model, vela_version
-from acdeploy.errors import ConfigError, ModelError
+from acdeploy.errors import ConfigError, ModelError, ToolchainError
 
 VELA_MODEL = "model_vela.tflite"
 ETHOS_U_OP = "CUSTOM:ethos-u"
@@ -65,8 +65,16 @@ def check_target(target: Target, run: bool = False) -> None:
 def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
                  compiled_model: str | None = None) -> tuple[EthosResult, VelaOutput]:
     """Vela on the model for the target's NPU, as the report's `ethos_u` section."""
+    out = compile_model(model, target.npu, where)
+    try:
+        return _result(out, graph, target, compiled_model), out
+    except (KeyError, ValueError) as e:  # a Vela whose CSV files changed shape
+        raise ToolchainError(f"{where}: Vela {out.version}'s performance CSV has no usable {e}: "
+                             "acdeploy reads the files of ethos-u-vela 5.x") from None
+
+
+def _result(out: VelaOutput, graph: Graph, target: Target, compiled_model: str | None) -> EthosResult:
     npu = target.npu
-    out = compile_model(model, npu, where)
     layer_of = {graph.tensor(o).name: op.index for op in graph.operators for o in op.outputs}
     layers, cpu = [], []
     for row in out.layers:
@@ -82,7 +90,7 @@ def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
                         "reason": reason})
     _fill_layers(layers)
     s = out.summary
-    result = EthosResult(
+    return EthosResult(
         accelerator=npu.accelerator, system_config=npu.system_config, memory_mode=npu.memory_mode,
         vela_version=out.version, core_clock_hz=int(float(s["core_clock"])),
         npu_cycles=int(float(s["cycles_npu"])), total_cycles=int(float(s["cycles_total"])),
@@ -97,7 +105,6 @@ def ethos_result(model: bytes, graph: Graph, target: Target, where: str,
         compiled_model=compiled_model, compiled_model_bytes=len(out.compiled),
         cpu_layers=cpu, layers=layers, note=BUILD_ONLY,
     )
-    return result, out
 
 
 def _fill_layers(layers: list[dict]) -> None:
