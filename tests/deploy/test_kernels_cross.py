@@ -64,3 +64,15 @@ def test_cortex_m4_uses_dsp_instructions(sources):
 def test_ac_no_dsp_forces_portable_path(sources):
     text = _disassembly(sources, _compile(sources, "cortex-m4", "-DAC_NO_DSP"))
     assert "smlad" not in text and "sxtab16" not in text
+
+
+@pytest.mark.toolchain
+def test_cortex_m55_compiles_the_helium_kernels(sources):
+    """Warning-free with MVE; the Helium kernels replace the DSP ones (by symbol: this objdump does not
+    decode MVE), and AC_NO_MVE brings the DSP kernels back."""
+    objs = _compile(sources, "cortex-m55")
+    syms = subprocess.run(["arm-none-eabi-nm", *objs], cwd=sources, capture_output=True, text=True, check=True).stdout
+    assert "ac_depthwise_tables_mve" in syms
+    assert "ac_conv2d_1x1_tables_w16" not in syms  # the DSP pointwise kernel is replaced
+    text = _disassembly(sources, _compile(sources, "cortex-m55", "-DAC_NO_MVE"))
+    assert "smlad" in text  # AC_NO_MVE: the DSP kernels on the MVE core
