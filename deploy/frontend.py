@@ -31,7 +31,7 @@ from acdeploy.errors import ConfigError, ModelError
 FFT_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 # The fixed-point build drops this many low bits of each bin's 64-bit power before the uint16
 # weights multiply it: the sum of a band's products then fits 64 bits (Parseval bounds the power).
-FIXED_POWER_SHIFT = 22
+FIXED_POWER_SHIFT = 16
 WEIGHT_MAX = 65535
 
 

@@ -34,6 +34,7 @@ static arm_rfft_instance_q31 fft;
 static q31_t frame_buf[N];
 static q31_t spec[2 * N];    /* arm_rfft_q31 writes the whole (symmetric) spectrum */
 static uint64_t power[BINS]; /* |X|^2 >> ACFRONT_POWER_SHIFT */
+static uint32_t headroom;    /* bits the current frame was scaled up by before the FFT */
 #else
 typedef float energy_t;
 static arm_rfft_fast_instance_f32 fft;
@@ -63,13 +64,26 @@ static void windowed_frame(void) {
     const int16_t *w = acfront_window_q15;
     const int16_t *s = ring + start;
 #if ACFRONT_FIXED
-    /* pcm (q15) x window (q15) x 2 = q31; |pcm x window| <= 2^30, so x 2 cannot overflow */
+    /* pcm (q15) x window (q15) = q30. Block floating point: the frame is scaled up by 2^(1 + headroom)
+     * so that its peak uses the q31 range, because the q31 FFT halves its data at every stage and a
+     * quiet frame would otherwise lose its low bits; the power is scaled back by 2^-2*headroom. */
     q31_t *x = frame_buf + ACFRONT_WIN_OFFSET;
+    uint32_t peak = 0;
     for (uint32_t i = 0; i < first; i++) {
-        x[i] = (q31_t)s[i] * w[i] * 2;
+        x[i] = (q31_t)s[i] * w[i];
+        peak |= (uint32_t)(x[i] < 0 ? -x[i] : x[i]);
     }
     for (uint32_t i = first; i < ACFRONT_WIN_LENGTH; i++) {
-        x[i] = (q31_t)ring[i - first] * w[i] * 2;
+        x[i] = (q31_t)ring[i - first] * w[i];
+        peak |= (uint32_t)(x[i] < 0 ? -x[i] : x[i]);
+    }
+    headroom = 0;
+    while (headroom < 15 && (peak << (headroom + 1)) < (1u << 30)) {
+        headroom++;
+    }
+    q31_t gain = (q31_t)2 << headroom;
+    for (uint32_t i = 0; i < ACFRONT_WIN_LENGTH; i++) {
+        x[i] *= gain;
     }
 #else
     float *x = frame_buf + ACFRONT_WIN_OFFSET;
@@ -92,7 +106,8 @@ static void compute_frame(void) {
     arm_rfft_q31(&fft, frame_buf, spec);
     for (uint32_t k = 0; k < BINS; k++) {
         int64_t re = spec[2 * k], im = spec[2 * k + 1];
-        power[k] = ((uint64_t)(re * re) + (uint64_t)(im * im)) >> ACFRONT_POWER_SHIFT;
+        uint32_t shift = ACFRONT_POWER_SHIFT + 2 * headroom;
+        power[k] = ((uint64_t)(re * re) + (uint64_t)(im * im) + ((uint64_t)1 << (shift - 1))) >> shift;
     }
     const uint64_t *p = power;
 #else
