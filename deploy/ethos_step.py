@@ -58,7 +58,7 @@ def check_target(target: Target, run: bool = False) -> None:
         return
     vela_version()
     if run:
-        raise ConfigError(f"--run: target '{target.name}' is build only (QEMU models no Ethos-U NPU); "
+        raise ConfigError(f"--run (pipeline.run_firmware): target '{target.name}' is build only (QEMU models no Ethos-U NPU); "
                           "build without --run and run the firmware on a Corstone-300 FVP or board")
 
 
