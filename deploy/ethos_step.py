@@ -187,7 +187,6 @@ def install_project(ctx, ethos: EthosResult, memory: NpuMemory) -> None:
         "#define ACDEPLOY_NPU_SETTINGS_H_",
         "",
         f'#define ACDEPLOY_NPU_ACCELERATOR "{npu.accelerator}"',
-        f"#define ACDEPLOY_NPU_TENSOR_ARENA_SIZE {memory.arena_bytes}",
         "/* Dedicated_Sram: the SRAM is the NPU's cache, ethosu_init's fast memory; Shared_Sram: none. */",
         f"#define ACDEPLOY_NPU_FAST_MEMORY_SIZE {memory.fast_memory_bytes}",
         f"/* Vela's estimate at {ethos.core_clock_hz} Hz; the firmware prints the NPU's own count. */",

@@ -8,7 +8,7 @@
 
 #include "tensorflow/lite/micro/micro_interpreter.h"
 #include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
-#include "tensorflow/lite/schema/schema_generated.h"
+#include "tensorflow/lite/schema/schema_generated.h"  // tflite::GetModel
 
 #include "model_data.h"
 #include "model_settings.h"
@@ -16,8 +16,9 @@
 #include "npu_settings.h"
 
 namespace {
-// Shared_Sram: the NPU's feature maps live here, in SRAM; Dedicated_Sram: in DRAM (arena_region.ld).
-alignas(16) __attribute__((section(".bss.tensor_arena"))) uint8_t tensor_arena[ACDEPLOY_NPU_TENSOR_ARENA_SIZE];
+// Vela's scratch areas and the I/O tensors (model_settings.h); in SRAM with Shared_Sram, in DRAM
+// with Dedicated_Sram (arena_region.ld).
+alignas(16) __attribute__((section(".bss.tensor_arena"))) uint8_t tensor_arena[ACDEPLOY_TENSOR_ARENA_SIZE];
 }  // namespace
 
 int main() {
@@ -26,14 +27,12 @@ int main() {
     std::printf("ethos-u: driver initialisation failed\n");
     return 1;
   }
+  // The interpreter checks the schema version itself (AllocateTensors fails on a mismatch).
   const tflite::Model* model = tflite::GetModel(ACDEPLOY_MODEL_ARRAY);
-  if (model->version() != TFLITE_SCHEMA_VERSION) {
-    std::printf("model schema %u, TFLM expects %d\n", static_cast<unsigned>(model->version()), TFLITE_SCHEMA_VERSION);
-    return 1;
-  }
-  static tflite::MicroMutableOpResolver<ACDEPLOY_OP_COUNT> resolver;
+  // Locals, not function statics: no __cxa_atexit (and its __dso_handle) in a -nostartfiles image.
+  tflite::MicroMutableOpResolver<ACDEPLOY_OP_COUNT> resolver;
   ACDEPLOY_REGISTER_OPS(resolver);
-  static tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, sizeof(tensor_arena));
+  tflite::MicroInterpreter interpreter(model, resolver, tensor_arena, sizeof(tensor_arena));
   if (interpreter.AllocateTensors() != kTfLiteOk) {
     std::printf("AllocateTensors failed: arena of %u bytes\n", static_cast<unsigned>(sizeof(tensor_arena)));
     return 1;
