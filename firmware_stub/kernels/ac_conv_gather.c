@@ -130,12 +130,102 @@ AC_INLINE void gather_loop(const ac_conv_table_params *params, const int8_t *inp
     }
 }
 
+#if AC_USE_DSP
+/* The taps of a 3x3 kernel on one input channel (the stem on a spectrogram), dilation 1: nine
+ * values, padding where outside the image, packed into the SMLAD lane order of a weight word's
+ * SXTB16 halves: t[0] = (t0, t2), t[1] = (t1, t3), t[2] = (t4, t6), t[3] = (t5, t7); t8 alone. */
+AC_INLINE int32_t gather3x3(const ac_conv_geom *p, const int8_t *in_img, int32_t y0, int32_t x0, int32_t pad,
+                            int32_t t[4])
+{
+    int32_t v[9], ky, kx;
+    if (y0 >= 0 && x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w) {
+        /* Inside the image (most pixels): nine loads, no bounds checks. */
+        const int8_t *x = in_img + y0 * p->in_w + x0;
+        const int32_t w1 = p->in_w, w2 = 2 * p->in_w;
+        t[0] = (int32_t)((uint32_t)(uint16_t)x[0] | ((uint32_t)x[2] << 16));
+        t[1] = (int32_t)((uint32_t)(uint16_t)x[1] | ((uint32_t)x[w1] << 16));
+        t[2] = (int32_t)((uint32_t)(uint16_t)x[w1 + 1] | ((uint32_t)x[w2] << 16));
+        t[3] = (int32_t)((uint32_t)(uint16_t)x[w1 + 2] | ((uint32_t)x[w2 + 1] << 16));
+        return x[w2 + 2];
+    }
+    for (ky = 0; ky < 3; ++ky) {
+        const int32_t iy = y0 + ky;
+        const int32_t row_in = iy >= 0 && iy < p->in_h;
+        const int8_t *x = in_img + iy * p->in_w;
+        for (kx = 0; kx < 3; ++kx) {
+            const int32_t ix = x0 + kx;
+            v[3 * ky + kx] = row_in && ix >= 0 && ix < p->in_w ? x[ix] : pad;
+        }
+    }
+    t[0] = (int32_t)((uint32_t)(uint16_t)v[0] | ((uint32_t)v[2] << 16));
+    t[1] = (int32_t)((uint32_t)(uint16_t)v[1] | ((uint32_t)v[3] << 16));
+    t[2] = (int32_t)((uint32_t)(uint16_t)v[4] | ((uint32_t)v[6] << 16));
+    t[3] = (int32_t)((uint32_t)(uint16_t)v[5] | ((uint32_t)v[7] << 16));
+    return v[8];
+}
+
+/* 3x3 on one input channel: each pixel's taps stay in five registers while every output channel
+ * runs over them (two weight words, four SMLAD, one MLA), the bias' as the starting sum. */
+AC_INLINE void gather3x3_loop(const ac_conv_table_params *params, const int8_t *input, int8_t *output,
+                              int32_t full)
+{
+    const ac_conv_table_params local = *params;
+    const ac_conv_geom *p = &local.g;
+    const int32_t out_c = p->out_c, lo = p->act_min, hi = p->act_max, pad = -p->input_offset;
+    int32_t b, oy, ox;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                int8_t *const end = out + out_c;
+                const int8_t *w = local.filter;
+                const int32_t *q = local.requant;
+                int32_t t[4];
+                const int32_t t8 = gather3x3(p, in_img, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left,
+                                             pad, t);
+                const int32_t e0 = t[0], d0 = t[1], e1 = t[2], d1 = t[3];
+                for (; out != end; ++out, w += 9, q += 4) {
+                    const int32_t v0 = ac_load4(w), v1 = ac_load4(w + 4);
+                    int32_t a = ac_smlad(e0, ac_sxtb16(v0), q[0]);
+                    a = ac_smlad(d0, ac_sxtb16_ror8(v0), a);
+                    a = ac_smlad(e1, ac_sxtb16(v1), a);
+                    a = ac_smlad(d1, ac_sxtb16_ror8(v1), a);
+                    a += t8 * w[8];
+                    {
+                        const int32_t y = ac_requant_fast(a, q[1], q[2], q[3]);
+                        *out = full ? ac_sat8(y) : ac_clamp_s8(y, lo, hi);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int32_t is_3x3_one_channel(const ac_conv_geom *g)
+{
+    return g->k_h == 3 && g->k_w == 3 && g->filter_in_c == 1 && g->in_c == 1 && g->dil_h == 1 && g->dil_w == 1;
+}
+#endif
+
 void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
 {
+#if AC_USE_DSP
+    if (is_3x3_one_channel(&p->g)) {
+        gather3x3_loop(p, input, output, 0);
+        return;
+    }
+#endif
     gather_loop(p, input, output, 0);
 }
 
 void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
 {
+#if AC_USE_DSP
+    if (is_3x3_one_channel(&p->g)) {
+        gather3x3_loop(p, input, output, 1);
+        return;
+    }
+#endif
     gather_loop(p, input, output, 1);
 }

@@ -6,7 +6,7 @@ self-test against the vectors TFLM produced).
 
 Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
 pre-extended weights); 1x1 stride 2;
-the gathered-taps conv for 1-3 input channels; depthwise 3x3 interior + borders; a layer whose
+the gathered-taps conv for 1-3 input channels and the 3x3 one-channel stem; depthwise 3x3 interior + borders; a layer whose
 multipliers need the exact (not the fast) requantisation; odd channel counts.
 """
 
@@ -41,6 +41,8 @@ def _kind(model: bytes) -> str | None:
         return "pointwise"
     if k == 1 and stride == 2 and h * wd >= 4:
         return "pointwise_s2"
+    if k == 3 and c == 1 and h >= 3 and wd >= 3 and int(op.options.get("dilation_wfactor", 1)) == 1:
+        return "gather_3x3x1"  # the stem's register-resident taps
     if k == 3 and c <= 3 and h >= 3:
         return "gather"
     return None
@@ -60,7 +62,8 @@ MODELS = _pick()
 
 
 def test_every_path_has_a_model():
-    assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "dw3x3"}
+    assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
+                           "dw3x3"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
