@@ -6,6 +6,41 @@
 #include "ac_kernels.h"
 
 #include "ac_fixedpoint.h"
+#include "ac_mve.h"
+
+#if AC_USE_MVE
+/* Helium: four elements per step, each input's rescaled value gathered from its table (index
+ * q + 128), the sum requantised as ac_requant_fast would (the same steps and preconditions as
+ * ac_mve_requant4, ac_mve.h, with the per-tensor multiplier and shift as scalar operands). */
+AC_INLINE int32x4_t add4(const int8_t *a, const int8_t *b, const int32_t *t1, const int32_t *t2, int32_t m,
+                         int32_t neg_e, int32_t zp, int32x4_t lo, int32x4_t hi, int32_t tail, mve_pred16_t pr)
+{
+    const int32x4_t xa = tail ? vldrbq_z_s32(a, pr) : vldrbq_s32(a);
+    const int32x4_t xb = tail ? vldrbq_z_s32(b, pr) : vldrbq_s32(b);
+    const uint32x4_t ia = vreinterpretq_u32_s32(vaddq_n_s32(xa, 128));
+    const uint32x4_t ib = vreinterpretq_u32_s32(vaddq_n_s32(xb, 128));
+    int32x4_t y = tail ? vaddq_s32(vldrwq_gather_shifted_offset_z_s32(t1, ia, pr),
+                                   vldrwq_gather_shifted_offset_z_s32(t2, ib, pr))
+                       : vaddq_s32(vldrwq_gather_shifted_offset_s32(t1, ia), vldrwq_gather_shifted_offset_s32(t2, ib));
+    y = vqrdmulhq_n_s32(y, m);
+    y = vrshlq_n_s32(vaddq_s32(y, vshrq_n_s32(y, 31)), neg_e);
+    return vminq_s32(vmaxq_s32(vaddq_n_s32(y, zp), lo), hi);
+}
+
+static void add_tables_mve(const int8_t *a, const int8_t *b, int8_t *out, int32_t n, const int32_t *t1,
+                           const int32_t *t2, int32_t m, int32_t r, int32_t zp, int32_t lo, int32_t hi)
+{
+    const int32x4_t vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
+    const int32_t neg_e = -(r + 1);
+    for (; n >= 4; n -= 4, a += 4, b += 4, out += 4) {
+        vstrbq_s32(out, add4(a, b, t1, t2, m, neg_e, zp, vlo, vhi, 0, 0));
+    }
+    if (n > 0) {
+        const mve_pred16_t pr = vctp32q((uint32_t)n);
+        vstrbq_p_s32(out, add4(a, b, t1, t2, m, neg_e, zp, vlo, vhi, 1, pr), pr);
+    }
+}
+#endif
 
 static inline int8_t add_one(const ac_add_params *p, const ac_rq64 *q1, const ac_rq64 *q2, const ac_rq64 *qo,
                              int32_t a, int32_t b)
@@ -41,6 +76,11 @@ void ac_add(const ac_add_params *params, const int8_t *input1, const int8_t *inp
             const int32_t m = p->output_multiplier, sh = p->output_shift;
             if (ac_requant_fast_ok(&m, &sh, 1)) {
                 const int32_t r = -sh - 1, rnd = 1 << (r - 1);
+#if AC_USE_MVE
+                (void)rnd;
+                add_tables_mve(input1, input2, output, total, p->input1_table, p->input2_table, m, r, zp, lo, hi);
+                return;
+#endif
                 for (n = 0; n < total; ++n) {
                     output[n] = ac_clamp_s8(ac_requant_fast(t1[input1[n]] + t2[input2[n]], m, r, rnd) + zp, lo, hi);
                 }

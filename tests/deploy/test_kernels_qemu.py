@@ -7,11 +7,12 @@ self-test against the vectors TFLM produced).
 Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
 pre-extended weights); 1x1 stride 2;
 the gathered-taps conv for 1-3 input channels and the 3x3 one-channel stem; depthwise 3x3 interior + borders; a layer whose
-multipliers need the exact (not the fast) requantisation; odd channel counts.
+multipliers need the exact (not the fast) requantisation; odd channel counts; ADD from its tables.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import require_tools
 from kernel_cases import cases
@@ -28,6 +29,8 @@ def _kind(model: bytes) -> str | None:
     g = read_tflite(model)
     op = g.operators[0]
     x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    if op.opcode == "ADD":
+        return "add" if x.shape == w.shape and int(np.prod(x.shape)) % 4 else None  # Helium tail too
     _, h, wd, c = x.shape
     stride = int(op.options.get("stride_w", 1))
     if op.opcode == "DEPTHWISE_CONV_2D":
@@ -50,7 +53,7 @@ def _kind(model: bytes) -> str | None:
 
 def _pick() -> dict[str, bytes]:
     picked: dict[str, bytes] = {}
-    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40)):
+    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40), ("add", 40)):
         for m in cases(fam, n, 7):
             kind = _kind(m)
             if kind and kind not in picked:
@@ -63,7 +66,7 @@ MODELS = _pick()
 
 def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
-                           "dw3x3"}
+                           "dw3x3", "add"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
