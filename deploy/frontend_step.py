@@ -78,6 +78,8 @@ ifeq ($(SANITIZE),1)
 $(OUT)/{CMSIS_DIR}/%.o: CFLAGS += -fno-sanitize=shift-base
 endif
 $(addprefix $(OUT)/,$(FRONTEND_SRCS:.c=.o)): $(wildcard {FRONTEND_DIR}/*.h)
+# fused multiply-adds (VFMA) where the FPU has them: ISO C mode (-std=c99) turns contraction off
+$(addprefix $(OUT)/,$(FRONTEND_SRCS:.c=.o) $(CMSIS_SRCS:.c=.o)): CFLAGS += -ffp-contract=fast
 
 # host tool for tests and benchmarks: the front end alone
 $(OUT)/acfront_tool: $(addprefix $(OUT)/,{FRONTEND_DIR}/acfront_tool.o {FRONTEND_DIR}/acfront.o \\

@@ -58,23 +58,44 @@ static int8_t quantize(energy_t mel) {
     return (int8_t)((int)lo - 128);
 }
 
+#if ACFRONT_FIXED
+typedef q31_t sample_t;
+#else
+typedef float sample_t;
+#endif
+
+/* x[i] = src[i - a] * window[i] for i in [a, b). A symmetric window (Hamming, Hann, ...: w[i] =
+ * w[L - i]) is stored as its first half, so the second half reads it backwards. */
+static void window_span(sample_t *x, const int16_t *src, uint32_t a, uint32_t b) {
+    const int16_t *w = acfront_window_q15;
+#if ACFRONT_WIN_SYMMETRIC
+    uint32_t mid = b < ACFRONT_WIN_LENGTH / 2 + 1 ? b : ACFRONT_WIN_LENGTH / 2 + 1;
+    for (uint32_t i = a; i < mid; i++) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
+    }
+    for (uint32_t i = mid > a ? mid : a; i < b; i++) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[ACFRONT_WIN_LENGTH - i]);
+    }
+#else
+    for (uint32_t i = a; i < b; i++) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
+    }
+#endif
+}
+
 static void windowed_frame(void) {
+    /* the window's samples: ring[start...] up to the ring's end, then from its beginning */
     uint32_t start = (pos + ACFRONT_WIN_OFFSET) & (N - 1);
     uint32_t first = N - start < ACFRONT_WIN_LENGTH ? N - start : ACFRONT_WIN_LENGTH;
-    const int16_t *w = acfront_window_q15;
-    const int16_t *s = ring + start;
+    sample_t *x = frame_buf + ACFRONT_WIN_OFFSET;
+    window_span(x, ring + start, 0, first);
+    window_span(x, ring, first, ACFRONT_WIN_LENGTH);
 #if ACFRONT_FIXED
     /* pcm (q15) x window (q15) = q30. Block floating point: the frame is scaled up by 2^(1 + headroom)
      * so that its peak uses the q31 range, because the q31 FFT halves its data at every stage and a
      * quiet frame would otherwise lose its low bits; the power is scaled back by 2^-2*headroom. */
-    q31_t *x = frame_buf + ACFRONT_WIN_OFFSET;
     uint32_t peak = 0;
-    for (uint32_t i = 0; i < first; i++) {
-        x[i] = (q31_t)s[i] * w[i];
-        peak |= (uint32_t)(x[i] < 0 ? -x[i] : x[i]);
-    }
-    for (uint32_t i = first; i < ACFRONT_WIN_LENGTH; i++) {
-        x[i] = (q31_t)ring[i - first] * w[i];
+    for (uint32_t i = 0; i < ACFRONT_WIN_LENGTH; i++) {
         peak |= (uint32_t)(x[i] < 0 ? -x[i] : x[i]);
     }
     headroom = 0;
@@ -84,14 +105,6 @@ static void windowed_frame(void) {
     q31_t gain = (q31_t)2 << headroom;
     for (uint32_t i = 0; i < ACFRONT_WIN_LENGTH; i++) {
         x[i] *= gain;
-    }
-#else
-    float *x = frame_buf + ACFRONT_WIN_OFFSET;
-    for (uint32_t i = 0; i < first; i++) {
-        x[i] = (float)((int32_t)s[i] * w[i]);
-    }
-    for (uint32_t i = first; i < ACFRONT_WIN_LENGTH; i++) {
-        x[i] = (float)((int32_t)ring[i - first] * w[i]);
     }
 #endif
     /* the FFT overwrites its input: the zeros around the window are written every frame */
@@ -167,10 +180,15 @@ static void push(const int16_t *pcm, size_t n, int zeros) {
         if (k > n) {
             k = (uint32_t)n;
         }
-        for (uint32_t i = 0; i < k; i++) {
-            ring[pos] = zeros ? 0 : pcm[i];
-            pos = (pos + 1) & (N - 1);
+        uint32_t head = N - pos < k ? N - pos : k; /* up to the ring's end, the rest from its start */
+        if (zeros) {
+            memset(ring + pos, 0, head * sizeof ring[0]);
+            memset(ring, 0, (k - head) * sizeof ring[0]);
+        } else {
+            memcpy(ring + pos, pcm, head * sizeof ring[0]);
+            memcpy(ring, pcm + head, (k - head) * sizeof ring[0]);
         }
+        pos = (pos + k) & (N - 1);
         if (!zeros) {
             pcm += k;
         }
