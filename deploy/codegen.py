@@ -190,19 +190,8 @@ def core_io(graph: Graph) -> tuple[int, int]:
     return core_in, core_out
 
 
-def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
-             source_name: str = "", reference: bool = False, weights: str = "auto", objective: str = "speed",
-             dsp: bool = True) -> GeneratedNetwork:
-    """Emit acnet.c/.h for `graph` with activations at `plan.offsets` in a `plan.arena_bytes` arena.
-
-    reference: every layer calls its op's reference kernel instead of the optimized variant the
-    generator would choose (the oracle of tests/deploy/test_kernels_variants.py).
-    weights, objective, dsp: each weighted layer's format (deploy/weight_formats.py)."""
-    from acdeploy.deploy.weight_formats import check_mode
-
-    check_mode(weights, objective)
-    ops.check_supported(graph, source_name or "model")
-    layers, core_in, core_out, q, dq = _io(graph)
+def _emit_layers(graph: Graph, plan, prefix: str, layers: list[Operator], reference: bool, weights: str,
+                 objective: str, dsp: bool) -> Emitter:
     e = Emitter(graph, dict(plan.offsets), _check_prefix(prefix), reference=reference, weights=weights,
                 objective=objective, dsp=dsp)
     for op in layers:
@@ -212,6 +201,25 @@ def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
             raise
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
             raise _unsupported(op, f"cannot generate code ({type(err).__name__}: {err})") from None
+    return e
+
+
+def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
+             source_name: str = "", reference: bool = False, weights: str = "auto", objective: str = "speed",
+             dsp: bool = True) -> GeneratedNetwork:
+    """Emit acnet.c/.h for `graph` with activations at `plan.offsets` in a `plan.arena_bytes` arena.
+
+    reference: every layer calls its op's reference kernel instead of the optimized variant the
+    generator would choose (the oracle of tests/deploy/test_kernels_variants.py).
+    weights, objective, dsp: each weighted layer's format (deploy/weight_formats.py)."""
+    from acdeploy.deploy.weight_formats import check_mode, sparse_pays
+
+    check_mode(weights, objective)
+    ops.check_supported(graph, source_name or "model")
+    layers, core_in, core_out, q, dq = _io(graph)
+    e = _emit_layers(graph, plan, prefix, layers, reference, weights, objective, dsp)
+    if not sparse_pays(list(e.formats.values()), weights, objective):
+        e = _emit_layers(graph, plan, prefix, layers, reference, "dense", objective, dsp)
     P = prefix.upper()
     xin, xout = graph.tensor(core_in), graph.tensor(core_out)
     arena = max(16, int(plan.arena_bytes))

@@ -29,28 +29,36 @@ WEIGHTS = ("auto", "dense", "sparse")
 BYTE_WORTH = 64  # balanced: instructions per inference one more byte of flash must save
 
 # variant family -> (per_mac, per_output, per_tap) on the DSP core, and on the portable loops.
-# Fitted on cortex-m4 (see the module doc); hand estimates marked "est".
+# Fitted on cortex-m4 by `benchmarks/bench_sparse.py --calibrate --levels 0.5 0.928` (2026-12-01:
+# the default student pruned to 50 and 92.8 %, --weights dense|auto|sparse); the int16-copy row
+# keeps the 1x1 per-output term (its layers all have 32 input channels, so the fit cannot split
+# it); hand estimates marked "est".
 _DSP = {
-    "1x1": (1.54, 17.3, 0.0),
-    "1x1_w16": (1.37, 17.3, 0.0),
-    "gather": (3.44, 0.0, 0.0),  # 3x3 on one input channel (the stem); other shapes about 7
+    "1x1": (1.51, 20.5, 0.0),
+    "1x1_w16": (1.26, 20.5, 0.0),
+    "gather": (3.4, 0.4, 0.0),
     "rows": (3.0, 20.0, 0.0),  # est
-    "depthwise": (5.2, 0.0, 0.0),
+    "depthwise": (5.13, 0.57, 0.0),
     "ref": (10.0, 30.0, 0.0),  # est
     "fc": (2.0, 30.0, 0.0),  # est
-    "sparse_1x1": (3.2, 12.0, 0.0),
-    "sparse_gather": (3.2, 12.0, 4.0),
+    "sparse_1x1": (3.01, 18.41, 0.0),
+    "sparse_gather": (3.75, 28.74, 8.08),
     "fc_sparse": (4.5, 30.0, 0.0),  # est
 }
 _PORTABLE = {
     **_DSP,
-    "1x1": (2.60, 20.0, 0.0),
+    "1x1": (2.60, 20.0, 0.0),  # est, from benchmarks/bench_firmware.py's portable per-layer table
     "1x1_w16": (2.60, 20.0, 0.0),  # the portable build reads the int8 copy
     "gather": (7.97, 0.0, 0.0),
     "rows": (4.5, 20.0, 0.0),  # est
     "depthwise": (29.0, 0.0, 0.0),
     "fc": (4.0, 30.0, 0.0),  # est
+    "sparse_1x1": (3.01, 22.0, 0.0),  # est: the DSP build's loop, a compare-and-clamp instead of SSAT
+    "sparse_gather": (3.75, 32.0, 8.08),  # est
 }
+# Code the sparse kernels add to the firmware when any layer uses them (cortex-m4, -O2: the 1x1
+# four- and two-pixel loops): auto under size/balanced drops sparse layers that save less in all.
+SPARSE_CODE_BYTES = 1100
 
 
 def family(variant: str) -> str:
@@ -155,3 +163,13 @@ def sparse_warning(report) -> str | None:
                 f"the sparse layout takes {sum(f['stored_bytes'] for f in sparse):,} bytes against "
                 f"{sum(f['dense_bytes'] for f in sparse):,} dense (use --weights auto)")
     return None
+
+
+def sparse_pays(formats: list[LayerFormat], weights: str, objective: str) -> bool:
+    """False when auto chose sparse layers whose bytes saved do not pay for the sparse kernels' code
+    (objective size or balanced): the generator then builds every layer dense."""
+    if weights != "auto" or objective == "speed":
+        return True
+    chosen = [f for f in formats if f.format == "sparse"]
+    saved = sum(f.dense_bytes - f.stored_bytes for f in chosen)
+    return not chosen or saved >= SPARSE_CODE_BYTES

@@ -54,6 +54,55 @@ AC_INLINE void sparse_pair(const ac_conv_sparse_params *p, const int8_t *x0, con
     }
 }
 
+/* Four pixels (x[0..3], outputs at o0 + i * d): each index and weight load serves four MACs. */
+AC_INLINE void sparse_quad(const ac_conv_sparse_params *p, const int8_t *x0, const int8_t *x1, const int8_t *x2,
+                           const int8_t *x3, int8_t *o0, int32_t d, int32_t full)
+{
+    const int32_t lo = p->g.act_min, hi = p->g.act_max;
+    const uint8_t *e = p->entries;
+    const int32_t *q = p->requant;
+    int8_t *const last = o0 + p->g.out_c;
+    for (; o0 != last; ++o0, q += 4) {
+        int32_t a0 = q[0], a1 = q[0], a2 = q[0], a3 = q[0];
+        const uint32_t rn = (uint32_t)q[2];
+        const uint8_t *const end = e + 4 * (rn >> 8);
+        while (e != end) {
+            int32_t k = e[0], w = (int8_t)e[2];
+            a0 += x0[k] * w;
+            a1 += x1[k] * w;
+            a2 += x2[k] * w;
+            a3 += x3[k] * w;
+            k = e[1], w = (int8_t)e[3];
+            a0 += x0[k] * w;
+            a1 += x1[k] * w;
+            a2 += x2[k] * w;
+            a3 += x3[k] * w;
+            e += 4;
+        }
+        {
+            const int32_t r = (int32_t)(rn & 0xFFu), m = q[1], rnd = q[3];
+            const int32_t r0 = ac_requant_fast(a0, m, r, rnd), r1 = ac_requant_fast(a1, m, r, rnd);
+            const int32_t r2 = ac_requant_fast(a2, m, r, rnd), r3 = ac_requant_fast(a3, m, r, rnd);
+            o0[0] = full ? ac_sat8(r0) : ac_clamp_s8(r0, lo, hi);
+            o0[d] = full ? ac_sat8(r1) : ac_clamp_s8(r1, lo, hi);
+            o0[2 * d] = full ? ac_sat8(r2) : ac_clamp_s8(r2, lo, hi);
+            o0[3 * d] = full ? ac_sat8(r3) : ac_clamp_s8(r3, lo, hi);
+        }
+    }
+}
+
+static AC_NOINLINE void quad_clamp(const ac_conv_sparse_params *p, const int8_t *const *x, int8_t *o0, int32_t d)
+{
+    sparse_quad(p, x[0], x[1], x[2], x[3], o0, d, 0);
+}
+
+static AC_NOINLINE void quad_sat(const ac_conv_sparse_params *p, const int8_t *const *x, int8_t *o0, int32_t d)
+{
+    sparse_quad(p, x[0], x[1], x[2], x[3], o0, d, 1);
+}
+
+typedef void (*ac_sparse_quad_fn)(const ac_conv_sparse_params *, const int8_t *const *, int8_t *, int32_t);
+
 static AC_NOINLINE void pair_clamp(const ac_conv_sparse_params *p, const int8_t *x0, const int8_t *x1, int8_t *o0,
                                    int32_t d)
 {
@@ -75,7 +124,7 @@ static const int8_t *pixel_1x1(const ac_conv_geom *g, const int8_t *input, int32
 }
 
 AC_INLINE void loop_1x1(const ac_conv_sparse_params *params, const int8_t *input, int8_t *output,
-                         ac_sparse_pair_fn pair)
+                         ac_sparse_quad_fn quad, ac_sparse_pair_fn pair)
 {
     /* A local copy: int8 stores may alias anything, which would reload every field. */
     const ac_conv_sparse_params local = *params;
@@ -83,26 +132,33 @@ AC_INLINE void loop_1x1(const ac_conv_sparse_params *params, const int8_t *input
     const int32_t out_c = p->g.out_c, pixels = p->g.out_h * p->g.out_w;
     int32_t b, q;
     for (b = 0; b < p->g.batches; ++b) {
-        for (q = 0; q + 2 <= pixels; q += 2) {
-            int8_t *out = output + (b * pixels + q) * out_c;
-            pair(p, pixel_1x1(&p->g, input, b, q), pixel_1x1(&p->g, input, b, q + 1), out, out_c);
+        for (q = 0; q + 4 <= pixels; q += 4) {
+            const int8_t *x[4];
+            x[0] = pixel_1x1(&p->g, input, b, q);
+            x[1] = pixel_1x1(&p->g, input, b, q + 1);
+            x[2] = pixel_1x1(&p->g, input, b, q + 2);
+            x[3] = pixel_1x1(&p->g, input, b, q + 3);
+            quad(p, x, output + (b * pixels + q) * out_c, out_c);
+        }
+        for (; q + 2 <= pixels; q += 2) {
+            pair(p, pixel_1x1(&p->g, input, b, q), pixel_1x1(&p->g, input, b, q + 1), output + (b * pixels + q) * out_c,
+                 out_c);
         }
         if (q < pixels) {
             const int8_t *x0 = pixel_1x1(&p->g, input, b, q);
-            int8_t *out = output + (b * pixels + q) * out_c;
-            pair(p, x0, x0, out, 0);
+            pair(p, x0, x0, output + (b * pixels + q) * out_c, 0);
         }
     }
 }
 
 void ac_conv2d_sparse_1x1(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output)
 {
-    loop_1x1(p, input, output, pair_clamp);
+    loop_1x1(p, input, output, quad_clamp, pair_clamp);
 }
 
 void ac_conv2d_sparse_1x1_sat(const ac_conv_sparse_params *p, const int8_t *input, int8_t *output)
 {
-    loop_1x1(p, input, output, pair_sat);
+    loop_1x1(p, input, output, quad_sat, pair_sat);
 }
 
 /* The taps of the output pixel at (y0, x0) in filter order; outside the image: the zero point. */

@@ -1,0 +1,249 @@
+"""Sparse weights benchmark: flash and instructions of the generated firmware for magnitude-pruned
+copies of the default student, per weight format, on Cortex-M4 / M7 / M33 in QEMU
+(-icount shift=0: instructions), every firmware checked against TFLM's outputs.
+
+Model: the registry's default student at width 1 (benchmarks/bench_firmware.py `student_model`:
+random initial weights, int8). Pruning: the int8 weights of every CONV_2D / FULLY_CONNECTED
+layer by magnitude, per layer (ties broken by a seeded random order); as in the LTH benchmark's
+ticket the first and last prunable layers are pruned at half the rate of the others, whose rate is
+set so that the share of zeros over all prunable weights is the level (depthwise is never pruned,
+as TF-MOT does not prune it).
+
+Per level and target three builds (`acdeploy build` with):
+- dense/speed: `--weights dense`, objective speed (today's fastest dense path, int16 copies);
+- dense/balanced: `--weights dense`, objective balanced (the comparison for auto);
+- auto/balanced: `--weights auto`, objective balanced (the default build).
+Per-layer instructions from the `make PROFILE=1` build (vector 0).
+
+    .venv/bin/python benchmarks/bench_sparse.py [--out runs/bench_sparse] [--markdown]
+    .venv/bin/python benchmarks/bench_sparse.py --calibrate   # fit deploy/weight_formats.py's constants (M4)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LEVELS = (0.0, 0.5, 0.75, 0.9, 0.928, 0.95)
+TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33")
+BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"))
+WEIGHTED = ("CONV_2D", "FULLY_CONNECTED")
+
+
+def prune_int8(model: bytes, level: float, seed: int = 0) -> bytes:
+    """Magnitude-prune the int8 weights of CONV_2D / FULLY_CONNECTED layers to `level` overall."""
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    m = fb.ModelT.InitFromPackedBuf(model, 0)
+    codes = {i: oc.builtinCode for i, oc in enumerate(m.operatorCodes)}
+    want = (fb.BuiltinOperator.CONV_2D, fb.BuiltinOperator.FULLY_CONNECTED)
+    sg = m.subgraphs[0]
+    bufs = [m.buffers[sg.tensors[op.inputs[1]].buffer] for op in sg.operators if codes[op.opcodeIndex] in want]
+    ws = [np.frombuffer(bytes(np.asarray(b.data, np.uint8)), np.int8).copy() for b in bufs]
+    sizes = np.array([w.size for w in ws], float)
+    edge = sizes[0] + sizes[-1]
+    mid_rate = (level * sizes.sum() - level / 2 * edge) / max(sizes.sum() - edge, 1)
+    rng = np.random.default_rng(seed)
+    for k, (b, w) in enumerate(zip(bufs, ws, strict=True)):
+        rate = level / 2 if k in (0, len(ws) - 1) else min(mid_rate, 1.0)
+        order = np.lexsort((rng.random(w.size), np.abs(w.astype(np.int32))))
+        w[order[:int(round(rate * w.size))]] = 0
+        b.data = w.tobytes()
+    fbb = flatbuffers.Builder(1024)
+    fbb.Finish(m.Pack(fbb), file_identifier=b"TFL3")
+    return bytes(fbb.Output())
+
+
+def measure_one(model_path: Path, target: str, weights: str, objective: str, out: Path) -> dict:
+    from acdeploy.deploy import firmware
+    from acdeploy.deploy.build import BuildOptions, build
+
+    rep = build(model_path, target, out, options=BuildOptions(run=True, weights=weights, objective=objective,
+                                                              timeout=600))
+    fw = rep.firmware
+    _, per_layer = firmware.profile_layers(out, target, timeout=600)
+    layers = [{"index": r.index, "name": r.name, "op": r.op, "macs": r.macs, "instructions": n}
+              for r, n in zip(rep.layers, per_layer, strict=True)]
+    formats = {f["index"]: f for f in rep.network.weight_formats}
+    for row in layers:
+        f = formats.get(row["index"])
+        if f is not None:
+            row.update(format=f["format"], variant=f["variant"], weights=f["weights"], nonzero=f["nonzero"],
+                       stored_bytes=f["stored_bytes"], dense_bytes=f["dense_bytes"],
+                       tflm_prune_bytes=f["tflm_prune_bytes"], predicted=f["predicted_instructions"])
+    return {"target": target, "weights": weights, "objective": objective, "passed": fw.passed,
+            "instructions": fw.instructions_per_inference, "flash": fw.flash_bytes, "size": fw.size,
+            "layers": layers}
+
+
+def measure(out: Path, levels, targets) -> dict:
+    from bench_firmware import student_model
+
+    from acdeploy import fileio
+
+    dense = student_model(out / "student_int8.tflite")
+    res = {"model": str(dense), "runs": []}
+    for level in levels:
+        path = out / f"student_{level * 100:g}.tflite"
+        fileio.write_bytes(path, prune_int8(dense.read_bytes(), level))
+        for target in targets:
+            for weights, objective in BUILDS:
+                run = measure_one(path, target, weights, objective, out / f"b_{level * 100:g}_{target}_{weights}_{objective}")
+                run["level"] = level
+                res["runs"].append(run)
+                print(f"{level * 100:g} % {target} {weights}/{objective}: {run['instructions']:,} instructions, "
+                      f"flash {run['flash']:,}, passed={run['passed']}", file=sys.stderr)
+                fileio.write_json(out / "results.json", res)
+    return res
+
+
+def calibrate(res: dict) -> dict[str, tuple[float, float, float]]:
+    """Least-squares (per_mac, per_output, per_tap) per kernel family from the M4 per-layer counts."""
+    from acdeploy.deploy.weight_formats import family
+
+    rows: dict[str, list] = {}
+    for run in res["runs"]:
+        if run["target"] != "cortex-m4":
+            continue
+        for layer in run["layers"]:
+            if "format" not in layer:
+                continue
+            rows.setdefault(family(layer["variant"]), []).append(layer)
+    fits = {}
+    for fam, items in rows.items():
+        a, y = [], []
+        for layer in items:
+            outputs, taps, macs = layer["outputs"], layer["taps"], layer["exec_macs"]
+            a.append([macs, outputs, taps])
+            y.append(layer["instructions"])
+        a, y = np.array(a, float), np.array(y, float)
+        cols = [i for i in range(3) if a[:, i].any()]
+        sol, *_ = np.linalg.lstsq(a[:, cols], y, rcond=None)
+        coef = [0.0, 0.0, 0.0]
+        for i, v in zip(cols, sol, strict=True):
+            coef[i] = round(float(v), 2)
+        fits[fam] = tuple(coef)
+    return fits
+
+
+def _geometry(res: dict) -> None:
+    """MACs executed, outputs and gathered taps per weighted layer (for the fit)."""
+    from acdeploy.deploy.tflite_reader import read_tflite
+
+    graphs: dict[str, object] = {}
+    for run in res["runs"]:
+        path = Path(res["model"]).parent / f"student_{run['level'] * 100:g}.tflite"
+        g = graphs.setdefault(str(path), read_tflite(path.read_bytes()))
+        for layer in run["layers"]:
+            if "format" not in layer:
+                continue
+            op = g.operators[layer["index"]]
+            y = g.tensor(op.outputs[0])
+            w = g.tensor(op.inputs[1])
+            outputs = int(np.prod(y.shape))
+            oc = int(y.shape[-1])
+            pixels = outputs // oc
+            taps = int(np.prod(w.shape)) // (oc if layer["op"] != "DEPTHWISE_CONV_2D" else 1)
+            sparse = layer["format"] == "sparse"
+            layer["outputs"] = outputs
+            layer["exec_macs"] = pixels * layer["nonzero"] if sparse else layer["macs"]
+            layer["taps"] = pixels * taps if sparse and "gather" in layer["variant"] else 0
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.3f}" if b else "-"
+
+
+def markdown(res: dict, command: str) -> str:
+    runs = {(r["level"], r["target"], r["weights"], r["objective"]): r for r in res["runs"]}
+    levels = sorted({r["level"] for r in res["runs"]})
+    targets = [t for t in TARGETS if any(r["target"] == t for r in res["runs"])]
+
+    def conv(run, key="instructions"):
+        return sum(layer[key] for layer in run["layers"] if layer["op"] in WEIGHTED)
+
+    def wbytes(run, key="stored_bytes"):
+        return sum(layer[key] for layer in run["layers"] if layer["op"] in WEIGHTED)
+
+    lines = [
+        f"Command: `{command}` (machine: {platform.machine()}, {platform.python_implementation()} "
+        f"{platform.python_version()}; QEMU 7.2 `-icount shift=0`, arm-none-eabi-gcc `-O2`, DSP kernels).",
+        "Model: the default student (width 1) on 40x51x1 log-mels, random initial weights, int8; its int8 "
+        "CONV_2D weights magnitude-pruned per layer to each level (first and last prunable layer at half the rate).",
+        "Ratios are auto (balanced) over dense; 'dense DSP path' = `--weights dense` with objective speed "
+        "(today's build: int16 copies on the 32-channel 1x1 convs). Conv = every CONV_2D layer (weights and "
+        "instructions; depthwise is never pruned). Flash = firmware code + weights (`arm-none-eabi-size`).",
+        "",
+        "| target | sparsity % | conv weights B: dense int8 / auto | ratio (TFLM prune) | conv instr.: dense DSP / auto "
+        "| ratio | firmware instr.: dense DSP / auto | ratio | firmware flash: dense DSP / auto | ratio | = TFLM | "
+        "auto never worse per layer |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for t in targets:
+        for lv in levels:
+            d, db, a = (runs.get((lv, t, w, o)) for w, o in BUILDS)
+            if d is None or a is None or db is None:
+                continue
+            dense_b, auto_b, prune_b = wbytes(d, "dense_bytes"), wbytes(a), wbytes(a, "tflm_prune_bytes")
+            worse = [layer["index"] for la, layer in zip(db["layers"], a["layers"], strict=True)
+                     if layer["op"] in WEIGHTED and (layer["stored_bytes"] > la["stored_bytes"]
+                                                      or layer["instructions"] > la["instructions"])]
+            lines.append(
+                f"| {t} | {lv * 100:g} | {dense_b:,} / {auto_b:,} | {_ratio(auto_b, dense_b)} ({_ratio(prune_b, dense_b)}) | "
+                f"{conv(d):,} / {conv(a):,} | {_ratio(conv(a), conv(d))} | {d['instructions']:,} / {a['instructions']:,} | "
+                f"{_ratio(a['instructions'], d['instructions'])} | {d['flash']:,} / {a['flash']:,} | "
+                f"{_ratio(a['flash'], d['flash'])} | {'yes' if a['passed'] and d['passed'] else 'NO'} | "
+                f"{'yes' if not worse else 'no: layers ' + ', '.join(map(str, worse))} |")
+    m4 = [lv for lv in levels if (lv, "cortex-m4", "auto", "balanced") in runs]
+    if m4:
+        lv = 0.928 if 0.928 in m4 else m4[-1]
+        a, db = runs[(lv, "cortex-m4", "auto", "balanced")], runs[(lv, "cortex-m4", "dense", "balanced")]
+        lines += ["", f"Per layer at {lv * 100:g} %, cortex-m4 (auto/balanced vs dense/balanced; predicted = cost model):", "",
+                  "| # | layer | format | kernel | non-zero / weights | bytes dense / stored | instr. dense | "
+                  "instr. auto (predicted) |", "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+        for la, ld in zip(a["layers"], db["layers"], strict=True):
+            if "format" not in la:
+                continue
+            name = la["name"].split(";")[0].split("/")[-2 if "/" in la["name"] else 0]
+            lines.append(f"| {la['index']} | {name} | {la['format']} | `{la['variant']}` | {la['nonzero']:,} / "
+                         f"{la['weights']:,} | {la['dense_bytes']:,} / {la['stored_bytes']:,} | {ld['instructions']:,} | "
+                         f"{la['instructions']:,} ({la['predicted']:,}) |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_sparse"))
+    ap.add_argument("--markdown", action="store_true", help="print the docs/BENCHMARKS.md section")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="cortex-m4 only, also --weights sparse; print the fitted cost-model constants")
+    ap.add_argument("--reuse", action="store_true", help="render results.json again without measuring")
+    ap.add_argument("--levels", type=float, nargs="*", default=None, help="sparsity levels (fractions)")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    global BUILDS
+    if args.calibrate:
+        BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"), ("sparse", "balanced"))
+    from acdeploy import fileio
+
+    if args.reuse:
+        res = json.loads((args.out / "results.json").read_text())
+    else:
+        res = measure(args.out, args.levels or LEVELS, ("cortex-m4",) if args.calibrate else TARGETS)
+        fileio.write_json(args.out / "results.json", res)
+    if args.calibrate:
+        _geometry(res)
+        print(json.dumps(calibrate(res), indent=1))
+    elif args.markdown:
+        print(markdown(res, ".venv/bin/python benchmarks/bench_sparse.py --markdown"))
+
+
+if __name__ == "__main__":
+    main()
