@@ -11,6 +11,7 @@
 
 #include "ac_dot.h"
 #include "ac_fixedpoint.h"
+#include "ac_mve.h"
 
 #define AC_CONV_MAX_GATHER 64
 
@@ -202,6 +203,70 @@ AC_INLINE void gather3x3_loop(const ac_conv_table_params *params, const int8_t *
     }
 }
 
+#if AC_USE_MVE
+/* Helium: the nine taps (padding where outside the image) as bytes 0-8 of one vector, zeros
+ * after; each group of four output channels is four VMLADAVA of a weight row against it. */
+AC_INLINE void gather3x3_mve(const ac_conv_table_params *params, const int8_t *input, int8_t *output)
+{
+    const ac_conv_table_params local = *params;
+    const ac_conv_geom *p = &local.g;
+    const int32_t out_c = p->out_c, zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    /* Whole 16-byte weight loads read up to 7 bytes past a row: the last group's are predicated,
+     * so nothing past the filter array is read. */
+    const int32_t full_groups = out_c >= 5 ? (out_c - 5) / 4 + 1 : 0;
+    const mve_pred16_t nine = vctp8q(9);
+    int8_t buf[16] = {0};
+    int32_t b, oy, ox, g, ky, kx;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                const int8_t *w = local.filter;
+                int8x16_t tv;
+                int32_t c = 0;
+                if (y0 >= 0 && x0 >= 0 && y0 + 3 <= p->in_h && x0 + 3 <= p->in_w) {
+                    const int8_t *x = in_img + y0 * p->in_w + x0;
+                    buf[0] = x[0], buf[1] = x[1], buf[2] = x[2];
+                    x += p->in_w;
+                    buf[3] = x[0], buf[4] = x[1], buf[5] = x[2];
+                    x += p->in_w;
+                    buf[6] = x[0], buf[7] = x[1], buf[8] = x[2];
+                } else {
+                    for (ky = 0; ky < 3; ++ky) {
+                        for (kx = 0; kx < 3; ++kx) {
+                            const int32_t iy = y0 + ky, ix = x0 + kx;
+                            buf[3 * ky + kx] = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w
+                                                   ? in_img[iy * p->in_w + ix] : pad;
+                        }
+                    }
+                }
+                tv = vldrbq_s8(buf);
+                for (g = 0; g < full_groups; ++g, c += 4, w += 36) {
+                    const ac_mve_rq q = ac_mve_rq_load(local.requant + 4 * c, 4);
+                    const int32_t a0 = vmladavq_s8(tv, vldrbq_s8(w)), a1 = vmladavq_s8(tv, vldrbq_s8(w + 9));
+                    const int32_t a2 = vmladavq_s8(tv, vldrbq_s8(w + 18)), a3 = vmladavq_s8(tv, vldrbq_s8(w + 27));
+                    vstrbq_s32(out + c, ac_mve_requant4(ac_mve_vec4(a0, a1, a2, a3), &q, zp, lo, hi));
+                }
+                {
+                    /* The last 1-4 channels: rows predicated to their nine bytes. */
+                    const int32_t n = out_c - c;
+                    const ac_mve_rq q = ac_mve_rq_load(local.requant + 4 * c, n);
+                    const int32_t a0 = vmladavq_s8(tv, vldrbq_z_s8(w, nine));
+                    const int32_t a1 = n > 1 ? vmladavq_s8(tv, vldrbq_z_s8(w + 9, nine)) : 0;
+                    const int32_t a2 = n > 2 ? vmladavq_s8(tv, vldrbq_z_s8(w + 18, nine)) : 0;
+                    const int32_t a3 = n > 3 ? vmladavq_s8(tv, vldrbq_z_s8(w + 27, nine)) : 0;
+                    vstrbq_p_s32(out + c, ac_mve_requant4(ac_mve_vec4(a0, a1, a2, a3), &q, zp, lo, hi),
+                                 vctp32q((uint32_t)n));
+                }
+            }
+        }
+    }
+}
+#endif
+
 static int32_t is_3x3_one_channel(const ac_conv_geom *g)
 {
     return g->k_h == 3 && g->k_w == 3 && g->filter_in_c == 1 && g->in_c == 1 && g->dil_h == 1 && g->dil_w == 1;
@@ -212,7 +277,11 @@ void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input,
 {
 #if AC_USE_DSP
     if (is_3x3_one_channel(&p->g)) {
+#if AC_USE_MVE
+        gather3x3_mve(p, input, output);
+#else
         gather3x3_loop(p, input, output, 0);
+#endif
         return;
     }
 #endif
@@ -223,7 +292,11 @@ void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *in
 {
 #if AC_USE_DSP
     if (is_3x3_one_channel(&p->g)) {
+#if AC_USE_MVE
+        gather3x3_mve(p, input, output);
+#else
         gather3x3_loop(p, input, output, 1);
+#endif
         return;
     }
 #endif
