@@ -111,12 +111,16 @@ def mel_basis(spec: FrontEndSpec) -> np.ndarray:
 class Tables:
     window_q15: np.ndarray  # int16 [win_length]
     symmetric: bool  # window_q15[i] == window_q15[win_length - i]: flash holds the first half only
-    band_start: np.ndarray  # uint16 [n_mels]: first FFT bin of each band
-    band_len: np.ndarray  # uint16 [n_mels]
-    weights: np.ndarray  # uint16 [sum(band_len)], band after band
-    weight_unit: float  # one uint16 weight step, in librosa's filterbank units
-    thresholds_f32: np.ndarray  # float32 [255]
-    thresholds_u64: np.ndarray  # uint64 [255]
+    seg_start: np.ndarray  # uint16 [n_mels + 2]: segment s = bins [seg_start[s], seg_start[s + 1])
+    rise_q16: np.ndarray  # uint16 [seg_start[-1] - seg_start[0]]: band s's rising weight x 65535 per bin
+    enorm: np.ndarray  # float64 [n_mels]: Slaney normalisation of each band
+    enorm_f32: np.ndarray  # float32 [n_mels]: enorm / 65535 (float build)
+    enorm_q16: np.ndarray  # uint16 [n_mels]: enorm / max(enorm) x 65535 (fixed build)
+    th_first: float  # float build: threshold k + log_offset = th_first * th_ratio^k (units x 2^60)
+    th_ratio: float
+    th_offset: float  # log_offset x 2^60
+    thresholds_f32: np.ndarray  # float32 [255]: what the float build computes from the three above
+    thresholds_u64: np.ndarray  # uint64 [255] (as float64) of the fixed build
 
 
 def _thresholds(spec: FrontEndSpec) -> np.ndarray:
@@ -127,34 +131,89 @@ def _thresholds(spec: FrontEndSpec) -> np.ndarray:
         return np.exp(log_mel) - spec.features.log_offset
 
 
+def _segments(spec: FrontEndSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Slaney filterbank as overlapping triangles: (seg_start, rising weight per bin, enorm).
+
+    Between two mel points, bin k is on the rising slope of band s (weight r) and the falling slope
+    of band s - 1 (weight 1 - r) before each band's Slaney normalisation: one weight per bin, two
+    products per bin. Derived from librosa's own filterbank, with and without its normalisation.
+    """
+    import librosa
+
+    c = spec.features
+    raw = librosa.filters.mel(sr=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax,
+                              htk=False, norm=None).astype(np.float64)
+    norm = mel_basis(spec).astype(np.float64)
+    enorm = np.array([norm[m][raw[m] > 0].max() / raw[m][raw[m] > 0].max() if (raw[m] > 0).any() else 0.0
+                      for m in range(c.n_mels)])
+    seg = np.full(raw.shape[1], -1)
+    rise = np.zeros(raw.shape[1])
+    for k in range(raw.shape[1]):
+        nz = np.flatnonzero(raw[:, k] > 0)
+        if not len(nz):
+            continue
+        lo = int(nz[0])
+        if len(nz) > 1:  # band lo falling, band lo + 1 rising
+            s = lo + 1
+        else:  # one band: on its rising side while its next bin is higher
+            s = lo if k + 1 < raw.shape[1] and raw[lo, k + 1] > raw[lo, k] else lo + 1
+        seg[k] = s
+        rise[k] = raw[s, k] if s < c.n_mels else 1.0 - raw[s - 1, k]
+    covered = np.flatnonzero(seg >= 0)
+    first, last = int(covered[0]), int(covered[-1]) + 1
+    segs = seg[first:last]
+    if np.any(segs < 0) or np.any(np.diff(segs) < 0):
+        raise ConfigError(f"features: the mel filterbank ({c.n_mels} bands, fmin {c.fmin}, fmax {c.fmax}) is not "
+                          f"a chain of overlapping triangles: the audio front end cannot store it")
+    starts = [first + int(np.searchsorted(segs, s)) for s in range(c.n_mels + 1)] + [last]
+    # the stored form must give librosa's filterbank back
+    rebuilt = np.zeros_like(raw)
+    for s in range(c.n_mels + 1):
+        for k in range(starts[s], starts[s + 1]):
+            if s < c.n_mels:
+                rebuilt[s, k] = rise[k]
+            if s >= 1:
+                rebuilt[s - 1, k] = 1.0 - rise[k]
+    err = np.abs(rebuilt * enorm[:, None] - norm).max()
+    if err > 1e-4 * norm.max():
+        raise ConfigError(f"features: the mel filterbank differs by {err:.3g} from two overlapping triangles "
+                          f"per bin: the audio front end cannot store it")
+    return np.array(starts), rise[first:last], enorm
+
+
 def tables(spec: FrontEndSpec) -> Tables:
     w = window(spec)
     window_q15 = np.clip(np.round(w * 32768.0), -32768, 32767).astype(np.int16)
-    basis = mel_basis(spec).astype(np.float64)
-    unit = float(basis.max()) / WEIGHT_MAX
-    starts, lens, weights = [], [], []
-    for band in basis:
-        nz = np.flatnonzero(band > 0)
-        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if len(nz) else (0, 0)
-        starts.append(lo)
-        lens.append(hi - lo)
-        weights.append(np.round(band[lo:hi] / unit))
+    starts, rise, enorm = _segments(spec)
+    enorm_q16 = np.round(enorm / enorm.max() * WEIGHT_MAX)
     th = _thresholds(spec)
     # Float build: the FFT sees pcm * window_q15 (both scaled by 2^15), so its power is librosa's
-    # x 2^60; the band sums carry the weights in `unit` steps.
-    f32 = th * 2.0 ** 60 / unit
-    # Fixed build: q31 input pcm * window_q15 * 2 (librosa's x 2^31); CMSIS's q31 real FFT
-    # divides by n_fft; FIXED_POWER_SHIFT bits of the power are dropped.
-    n_bits = int(math.log2(spec.features.n_fft))
-    u64 = th * 2.0 ** (62 - 2 * n_bits - FIXED_POWER_SHIFT) / unit
+    # x 2^60, and (enorm / 65535) x the band's sums of power x rise_q16 is librosa's mel x 2^60. The
+    # thresholds are geometric plus an offset: the front end makes them in RAM (1 KB of flash less).
+    c = spec.features
+    step = spec.std * spec.scale
+    th_first = math.exp(spec.mean + step * (-127.5 - spec.zero_point)) * 2.0 ** 60
+    th_ratio = math.exp(step)
+    f32 = np.empty(255, dtype=np.float32)
+    e = np.float32(th_first)
+    for k in range(255):  # the C loop, in float32
+        f32[k] = e - np.float32(c.log_offset * 2.0 ** 60)
+        e = np.float32(e * np.float32(th_ratio))
+    # Fixed build: q31 input pcm * window_q15 * 2^(1 + headroom), CMSIS's q31 real FFT divides by
+    # n_fft, the power is shifted right by FIXED_POWER_SHIFT + 2 headroom; the band sums are shifted
+    # right by 16 and multiplied by enorm_q16.
+    n_bits = int(math.log2(c.n_fft))
+    u64 = th * 2.0 ** (62 - 2 * n_bits - FIXED_POWER_SHIFT) * (WEIGHT_MAX / 65536.0) * WEIGHT_MAX / enorm.max()
     return Tables(
         window_q15=window_q15,
         symmetric=bool(np.array_equal(window_q15[1:], window_q15[1:][::-1])),
-        band_start=np.array(starts, dtype=np.uint16),
-        band_len=np.array(lens, dtype=np.uint16),
-        weights=np.concatenate(weights).astype(np.uint16) if weights else np.zeros(0, np.uint16),
-        weight_unit=unit,
-        thresholds_f32=np.where(f32 <= 0, -1.0, np.minimum(f32, np.finfo(np.float32).max)).astype(np.float32),
+        seg_start=starts.astype(np.uint16),
+        rise_q16=np.round(rise * WEIGHT_MAX).astype(np.uint16),
+        enorm=enorm,
+        enorm_f32=(enorm / WEIGHT_MAX).astype(np.float32),
+        enorm_q16=enorm_q16.astype(np.uint16),
+        th_first=th_first, th_ratio=th_ratio, th_offset=c.log_offset * 2.0 ** 60,
+        thresholds_f32=np.where(f32 <= 0, -1.0, f32).astype(np.float32),
         thresholds_u64=np.clip(np.ceil(np.nan_to_num(u64, posinf=2.0 ** 64)), 0, 2.0 ** 64 - 1).astype(np.float64),
     )
 
@@ -185,7 +244,7 @@ def config_header(spec: FrontEndSpec, source_name: str) -> str:
         "ACFRONT_SAMPLE_RATE": c.sample_rate, "ACFRONT_N_FFT": c.n_fft, "ACFRONT_WIN_LENGTH": c.win_length,
         "ACFRONT_WIN_OFFSET": spec.win_offset, "ACFRONT_HOP": c.hop_length, "ACFRONT_N_MELS": c.n_mels,
         "ACFRONT_FRAMES": spec.frames, "ACFRONT_CLIP_SAMPLES": spec.clip_samples,
-        "ACFRONT_N_WEIGHTS": len(t.weights), "ACFRONT_POWER_SHIFT": FIXED_POWER_SHIFT,
+        "ACFRONT_N_RISE": len(t.rise_q16), "ACFRONT_POWER_SHIFT": FIXED_POWER_SHIFT,
         "ACFRONT_WIN_SYMMETRIC": int(t.symmetric),
     }
     lines = ["/* Generated by acdeploy from " + c_comment(source_name) + ": do not edit. */",
@@ -209,18 +268,21 @@ def tables_source(spec: FrontEndSpec) -> str:
         "",
         f"const int16_t acfront_window_q15[{len(stored)}] = {{",
         _rows(str(int(v)) for v in stored), "};",
-        "const uint16_t acfront_band_start[ACFRONT_N_MELS] = {",
-        _rows(str(int(v)) for v in t.band_start), "};",
-        "const uint16_t acfront_band_len[ACFRONT_N_MELS] = {",
-        _rows(str(int(v)) for v in t.band_len), "};",
-        f"const uint16_t acfront_weights[{max(len(t.weights), 1)}] = {{",
-        _rows(str(int(v)) for v in t.weights) if len(t.weights) else "    0,", "};",
+        "const uint16_t acfront_seg_start[ACFRONT_N_MELS + 2] = {",
+        _rows(str(int(v)) for v in t.seg_start), "};",
+        f"const uint16_t acfront_rise_q16[{max(len(t.rise_q16), 1)}] = {{",
+        _rows(str(int(v)) for v in t.rise_q16) if len(t.rise_q16) else "    0,", "};",
         "#if ACFRONT_FIXED",
+        "const uint16_t acfront_enorm[ACFRONT_N_MELS] = {",
+        _rows(str(int(v)) for v in t.enorm_q16), "};",
         "const uint64_t acfront_thresholds[255] = {",
         _rows((_u64(v) for v in t.thresholds_u64), 4), "};",
         "#else",
-        "const float acfront_thresholds[255] = {",
-        _rows((_f32(v) for v in t.thresholds_f32), 6), "};",
+        "const float acfront_enorm[ACFRONT_N_MELS] = {",
+        _rows((_f32(v) for v in t.enorm_f32), 6), "};",
+        f"const float acfront_th_first = {_f32(np.float32(t.th_first))};",
+        f"const float acfront_th_ratio = {_f32(np.float32(t.th_ratio))};",
+        f"const float acfront_th_offset = {_f32(np.float32(t.th_offset))};",
         "#endif",
         "",
     ])

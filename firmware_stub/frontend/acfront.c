@@ -43,13 +43,29 @@ static float spec[N];
 #endif
 static int fft_ready;
 
+#if ACFRONT_FIXED
+#define thresholds acfront_thresholds
+#else
+/* threshold k = th_first * th_ratio^k - log_offset (in the FFT's units), made once in RAM */
+static float thresholds[255];
+
+static void make_thresholds(void) {
+    float e = acfront_th_first;
+    for (int k = 0; k < 255; k++) {
+        float t = e - acfront_th_offset;
+        thresholds[k] = t > 0.0f ? t : -1.0f;
+        e *= acfront_th_ratio;
+    }
+}
+#endif
+
 static int8_t quantize(energy_t mel) {
     /* q = -128 + the number of thresholds below mel: the int8 value the host's
      * round(((log(mel + offset) - mean) / std) / scale) + zero_point, clipped, gives. */
     unsigned lo = 0, hi = 255;
     while (lo < hi) {
         unsigned mid = (lo + hi) >> 1;
-        if (acfront_thresholds[mid] < mel) {
+        if (thresholds[mid] < mel) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -134,17 +150,27 @@ static void compute_frame(void) {
         p[k] = re * re + im * im;
     }
 #endif
+    /* Mel bands as overlapping triangles: in segment s, bin k is on band s's rising slope (weight
+     * r = rise_q16 / 65535) and band s - 1's falling one (1 - r), before each band's normalisation. */
     int8_t *out = features[frames_done % ACFRONT_FRAMES];
-    const uint16_t *wt = acfront_weights;
-    for (int m = 0; m < ACFRONT_N_MELS; m++) {
-        const energy_t *b = p + acfront_band_start[m];
-        uint32_t len = acfront_band_len[m];
-        energy_t acc = 0;
-        for (uint32_t j = 0; j < len; j++) {
-            acc += b[j] * (energy_t)wt[j];
+    const uint16_t *r = acfront_rise_q16;
+    energy_t falling = 0; /* band s - 1's falling part, from the segment before */
+    for (int s = 0; s <= ACFRONT_N_MELS; s++) {
+        energy_t up = 0, down = 0;
+        for (uint32_t k = acfront_seg_start[s]; k < acfront_seg_start[s + 1]; k++) {
+            energy_t u = p[k] * (energy_t)*r++;
+            up += u;
+            down += p[k] * (energy_t)65535 - u;
         }
-        wt += len;
-        out[m] = quantize(acc);
+        if (s >= 1) {
+            energy_t sum = falling + down;
+#if ACFRONT_FIXED
+            out[s - 1] = quantize((sum >> 16) * acfront_enorm[s - 1]);
+#else
+            out[s - 1] = quantize(sum * acfront_enorm[s - 1]);
+#endif
+        }
+        falling = up;
     }
     frames_done++;
 }
@@ -154,6 +180,7 @@ static void init_fft(void) {
     CAT3(arm_rfft_init_, ACFRONT_N_FFT, _q31)(&fft, 0, 1);
 #else
     CAT3(arm_rfft_fast_init_, ACFRONT_N_FFT, _f32)(&fft);
+    make_thresholds();
 #endif
     fft_ready = 1;
 }
@@ -235,6 +262,8 @@ size_t acfront_ram_bytes(void) {
     return sizeof ring + sizeof features + sizeof frame_buf + sizeof spec + sizeof fft
 #if ACFRONT_FIXED
            + sizeof power
+#else
+           + sizeof thresholds
 #endif
         ;
 }

@@ -108,13 +108,22 @@ def test_tables_come_from_the_training_code():
     t = frontend.tables(spec)
     basis = frontend.mel_basis(spec)
     dense = np.zeros_like(basis, dtype=np.float64)
-    pos = 0
-    for m, (lo, n) in enumerate(zip(t.band_start, t.band_len, strict=True)):
-        dense[m, lo:lo + n] = t.weights[pos:pos + n] * t.weight_unit
-        pos += n
-    assert np.allclose(dense, basis, atol=t.weight_unit)
+    rise = t.rise_q16.astype(np.float64) / 65535
+    for s in range(len(t.seg_start) - 1):
+        for k in range(t.seg_start[s], t.seg_start[s + 1]):
+            r = rise[k - t.seg_start[0]]
+            if s < len(basis):
+                dense[s, k] += r * t.enorm[s]
+            if s >= 1:
+                dense[s - 1, k] += (1 - r) * t.enorm[s - 1]
+    assert np.allclose(dense, basis, rtol=0, atol=1e-4 * basis.max())
+    assert np.array_equal(dense > 1e-6 * basis.max(), basis > 1e-6 * basis.max())
     assert len(t.window_q15) == spec.features.win_length and t.window_q15.max() > 32000
     assert np.all(np.diff(t.thresholds_f32) >= 0) and np.all(np.diff(t.thresholds_u64) >= 0)
+    # the float thresholds the C makes from three constants are the exact ones, to float rounding
+    exact = frontend._thresholds(spec) * 2.0 ** 60
+    ok = exact > 0
+    assert np.allclose(t.thresholds_f32[ok], exact[ok], rtol=1e-4)
 
 
 def test_an_fft_size_cmsis_cannot_do_is_one_line(tmp_path):
