@@ -14,7 +14,7 @@ class DeployConfig:
         "balanced",
         help="what the per-layer weight format choice of acdeploy build optimises (deploy/weight_formats.py): "
         "speed = fewest predicted instructions, size = fewest flash bytes, balanced = a format adds flash only where it "
-        "saves at least 64 instructions per inference per byte, and sparse weights only where they are no larger and "
+        "saves at least 100 instructions per inference per byte, and sparse weights only where they are no larger and "
         "no slower than dense",
         choices=("speed", "size", "balanced"), key_neutral=True)
 

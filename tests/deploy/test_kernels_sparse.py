@@ -2,31 +2,38 @@
 TFLM runtime, bit for bit: random CONV_2D (1x1 and KxK, stride, padding, dilation) and
 FULLY_CONNECTED layers magnitude-pruned to 0, 50, 75, 90, 95 and 99 %, and whole pruned
 networks, built with `weights="sparse"` into one host binary with ASan + UBSan, with the portable
-and the DSP loops (intrinsics emulated). The DSP core's build in QEMU is
-tests/deploy/test_kernels_qemu.py's job for the dense kernels; here `test_sparse_in_qemu` runs
-the same cases on the Cortex-M4."""
+and the DSP loops (intrinsics emulated); `test_sparse_firmware_in_qemu` builds pruned models with
+`acdeploy build --weights sparse --run` for the Cortex-M4 (real DSP instructions) and checks the
+firmware against TFLM's vectors."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import require_tools
 from kernel_cases import cases, chain_case, prune, wide_fc_case
 from kernel_harness import build_and_run, mismatches, prepare
 
+from acdeploy.deploy.build import BuildOptions, build
 from acdeploy.deploy.ops import sparse_weights
+from acdeploy.deploy.tflite_reader import read_tflite
 
 SPARSITIES = (0.0, 0.5, 0.75, 0.9, 0.95, 0.99)
 SEED = 14
 _CALL = re.compile(r"\n    (ac_\w+)\(&\w+_params")
 
 
+GOLDEN = Path(__file__).resolve().parent / "golden" / "mixed.tflite"  # a whole network: conv, depthwise, FC
+
+
 def _models() -> list[bytes]:
     rng = np.random.default_rng(SEED)
     base = [*cases("conv_fast", 8, SEED), *cases("conv", 4, SEED), *cases("fully_connected", 4, SEED),
-            *(wide_fc_case(rng) for _ in range(2)), *(chain_case(rng) for _ in range(2))]
+            *(wide_fc_case(rng) for _ in range(2)), *(chain_case(rng) for _ in range(2)), GOLDEN.read_bytes()]
     return [prune(m, s, seed=i) for s in SPARSITIES for i, m in enumerate(base)]
 
 
@@ -68,3 +75,36 @@ def test_encodings_round_trip():
         e = sparse_weights.encode_fc(fc)
         assert np.array_equal(sparse_weights.decode_fc(e, 900), fc)
     assert sparse_weights.encode_conv(np.ones((2, 3, 3, 29), np.int8)) is None  # 261 taps: no uint8 index
+
+
+def _qemu_models() -> dict[str, bytes]:
+    """One 90 %-pruned model per sparse path: 1x1 stride 1 (four-pixel, two-pixel and odd-pixel
+    passes), 1x1 stride 2, gathered KxK, fully connected over 255 deep, and the whole golden network."""
+    rng = np.random.default_rng(SEED + 1)
+    picked: dict[str, bytes] = {}
+    for m in cases("conv_fast", 120, SEED + 1):
+        g = read_tflite(m)
+        op = g.operators[0]
+        x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+        pixels, k, stride = int(np.prod(x.shape[1:3])), int(w.shape[1]), int(op.options.get("stride_w", 1))
+        kind = ("1x1" if k == 1 and stride == 1 and pixels % 4 == 3 else "1x1_s2" if k == 1 and stride == 2
+                else "gather" if k > 1 and op.options.get("padding") == "SAME" else None)
+        if kind and kind not in picked:
+            picked[kind] = prune(m, 0.9, seed=len(picked))
+    picked["fc_wide"] = prune(wide_fc_case(rng), 0.9)
+    picked["network"] = prune(GOLDEN.read_bytes(), 0.9)
+    return picked
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+def test_sparse_firmware_in_qemu(tmp_path):
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
+    models = _qemu_models()
+    assert set(models) == {"1x1", "1x1_s2", "gather", "fc_wide", "network"}
+    for kind, model in models.items():
+        path = tmp_path / f"{kind}.tflite"
+        path.write_bytes(model)
+        rep = build(path, "cortex-m4", tmp_path / kind, options=BuildOptions(run=True, weights="sparse", num_vectors=3))
+        assert any(f["format"] == "sparse" for f in rep.network.weight_formats), kind
+        assert rep.firmware.passed, f"{kind}: firmware outputs differ from TFLM ({rep.firmware.run_log})"
