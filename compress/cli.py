@@ -10,6 +10,7 @@ import click
 from acdeploy import artifacts
 from acdeploy.cli import config_options, load
 from acdeploy.compress.branches import BRANCHES
+from acdeploy.train.train_cli import cluster_options, cluster_overrides
 
 
 @click.group("compress")
@@ -48,8 +49,10 @@ def _dataset_of(model_dir: Path) -> str | None:
 @click.option("--scope", type=click.Choice(["global", "layer"]), default=None, help="lth.scope")
 @click.option("--schedule", type=click.Choice(["fixed", "polynomial", "constant"]), default=None, help="lth.schedule")
 @click.option("--epochs", type=int, default=None, help="Epochs per level (lth.epochs).")
+@cluster_options
 @config_options
-def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, scope, schedule, epochs, config_path, sets):
+def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, scope, schedule, epochs, cluster, task,
+            config_path, sets):
     """Iterative magnitude pruning with rewinding and KD retraining, one saved level at a time."""
     from acdeploy.errors import ModelError
 
@@ -59,7 +62,8 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
         if not base.is_file():
             raise ModelError(f"{model_dir}: no config.yaml; not a finished model dir of 'acdeploy train'")
     over = {"lth.levels": levels, "lth.prune_fraction": prune_fraction, "lth.scope": scope,
-            "lth.schedule": schedule, "lth.epochs": epochs, "distill.teachers": _teacher_list(teachers)}
+            "lth.schedule": schedule, "lth.epochs": epochs, "distill.teachers": _teacher_list(teachers),
+            **cluster_overrides(cluster, task)}
     cfg = load(base, sets, **over)
     from acdeploy.compress.lth import format_summary, lth_run
 
@@ -76,14 +80,15 @@ def lth_cmd(model_dir, teachers, data, out, controls, levels, prune_fraction, sc
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The .tflite to write.")
 @click.option("--mode", type=click.Choice(["ptq", "qat", "pqat"]), default=None, help="quantize.mode")
 @click.option("--teacher", "teachers", default=None, metavar="DIR[,DIR...]", help="qat/pqat: KD teacher dir(s) for the fine-tune.")
+@cluster_options
 @config_options
-def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
+def quantize_cmd(model_dir, data, out, mode, teachers, cluster, task, config_path, sets):
     """Full-integer int8 .tflite (int8 in/out, softmax output), zero check, float vs int8 metrics."""
     from acdeploy.errors import ConfigError, DataError, ModelError
     from acdeploy.train import modeldir as md
 
     base = config_path or (model_dir / md.CONFIG if (model_dir / md.CONFIG).is_file() else None)
-    cfg = load(base, sets, **{"quantize.mode": mode})
+    cfg = load(base, sets, **{"quantize.mode": mode}, **cluster_overrides(cluster, task))
     info = md.read_info(model_dir)
     if out.suffix != ".tflite":
         raise ConfigError(f"--out {out}: expected a .tflite file name")
@@ -104,15 +109,18 @@ def quantize_cmd(model_dir, data, out, mode, teachers, config_path, sets):
     if tdirs and cfg.quantize.mode == "ptq":
         raise ConfigError("--teacher: only used by --mode qat or pqat (ptq does not train)")
     from acdeploy.compress.quantize import format_report, quantize_model_dir
+    from acdeploy.train import distribute
     from acdeploy.train.distill import Teacher
 
+    strategy = distribute.make_strategy(cfg.train.strategy)  # before any TensorFlow op (multi-worker)
     for d in tdirs:
         tinfo = md.read_info(d)
         if tinfo.classes != info.classes:
             raise ModelError(f"{d}: teacher classes differ from the model's")
-        teacher_objs.append(Teacher.for_student(
-            md.load_logits_model(d), tinfo.standardisation(), info.standardisation(), name=d))
-    report = quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg.quantize, teacher_objs, cfg.distill)
+        with strategy.scope():
+            teacher = md.load_logits_model(d)
+        teacher_objs.append(Teacher.for_student(teacher, tinfo.standardisation(), info.standardisation(), name=d))
+    report = quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg.quantize, teacher_objs, cfg.distill, strategy)
     click.echo(format_report(report))
     if not report["zero_check"]["ok"]:
         click.echo(f"warning: {out}: some pruned weights are non-zero in the int8 model"

@@ -30,6 +30,7 @@ from acdeploy.config import dump_yaml, to_dict
 from acdeploy.errors import ConfigError, ModelError
 from acdeploy.model_info import ModelInfo, Standardize
 from acdeploy.schema import changed_keys
+from acdeploy.train import distribute
 
 REWIND = artifacts.REWIND_NPZ
 RUN_CONFIG = artifacts.RUN_CONFIG
@@ -40,7 +41,7 @@ TICKET_JSON = artifacts.TICKET_JSON
 MASK = artifacts.MASK_NPZ
 WORK = artifacts.LTH_WORK
 # Keys a rerun may change: more levels continue the trunk; controls are independent branches.
-_RESUMABLE = ("lth.levels", "train.verbose")
+_RESUMABLE = ("lth.levels", "train.verbose", "train.strategy")
 
 
 def level_name(k: int) -> str:
@@ -125,14 +126,19 @@ class Run:
             standardize=Standardize(float(s.std.mean), float(s.std.std)), role="lth", n_train=s.n_train,
             n_val=s.n_val, params=metrics["params"],
             lth={k: metrics[k] for k in ("level", "branch", "sparsity", "nonzero_params", "nonzero_bytes_int8")})
-        with fileio.atomic_dir(dest) as tmp:
+        with fileio.atomic_dir(self.writable(dest)) as tmp:
             model.save(str(tmp / md.MODEL))
             mask.save(tmp / MASK)
             fileio.write_json(tmp / md.INFO, info.to_dict())
             fileio.write_text(tmp / md.CONFIG, dump_yaml(self.cfg))
             fileio.write_json(tmp / md.METRICS, metrics)
-        shutil.rmtree(self.out / WORK / dest.name, ignore_errors=True)
+        shutil.rmtree(self.writable(self.out / WORK / dest.name), ignore_errors=True)
+        distribute.barrier(s.strategy)  # the chief's level is in place before any worker reads it
         return metrics
+
+    def writable(self, path: Path) -> Path:
+        """Where this process writes `path`: itself on the chief, a scratch copy on other workers."""
+        return distribute.write_path(path, self.session.strategy)
 
     def load(self, k: int):
         from acdeploy.train import modeldir as md
@@ -154,9 +160,9 @@ class Run:
         callbacks = []
         if self.lth.rewind_epoch == 0:
             if not rewind_path.exists():
-                _save_npz(rewind_path, tw.layer_weights(model))
+                _save_npz(self.writable(rewind_path), tw.layer_weights(model))
         else:
-            callbacks.append(_rewind_callback(model, self.lth.rewind_epoch, rewind_path))
+            callbacks.append(_rewind_callback(model, self.lth.rewind_epoch, rewind_path, self.writable(rewind_path)))
         say(f"{level_name(0)}: dense training, {self.epochs} epochs (rewind point: epoch {self.lth.rewind_epoch})")
         self.fit(model, level_name(0), callbacks)
         if not rewind_path.exists():
@@ -177,7 +183,8 @@ class Run:
             schedules = {k: tw.make_schedule(kind, cur[k]["sparsity"], tgt[k]["sparsity"], steps, self.lth.ramp_fraction)
                          for k in fixed}
         m_by_n = tuple(self.lth.m_by_n) if self.lth.m_by_n else None
-        pruned = tw.wrap(model, schedules, m_by_n)
+        with self.session.strategy.scope():  # TF-MOT's mask variables live with the model's
+            pruned = tw.wrap(model, schedules, m_by_n)
         tw.install_mask(pruned, fixed)
         self.fit(pruned, dest.name, tw.pruning_callbacks(pruned, fixed))
         mask = tw.current_mask(pruned) & fixed
@@ -187,8 +194,9 @@ class Run:
             frac = {k: max(0.0, 1.0 - int(target[k].sum()) / max(int(mask[k].sum()), 1)) for k in mask}
             mask = prune_layerwise(tw.kernels(pruned), mask, frac)
             topped = True
-        tw.install_mask(pruned, mask)
-        stripped = tw.strip(pruned)
+        with self.session.strategy.scope():  # cross-replica context for TF-MOT's mask updates
+            tw.install_mask(pruned, mask)
+            stripped = tw.strip(pruned)
         return self.save(dest, stripped, mask, dict(extra, topped_up=topped))
 
     def level(self, k: int) -> None:
@@ -217,16 +225,19 @@ class Run:
         BRANCHES[name](self).run()
 
 
-def _rewind_callback(model, epoch: int, path: Path):
-    """A Keras callback saving every layer's weights once `epoch` epochs (1-based) have finished."""
+def _rewind_callback(model, epoch: int, path: Path, write_to: Path):
+    """A Keras callback saving every layer's weights to `write_to` once `epoch` epochs (1-based) have
+    finished, unless `path` already held them when training started (a resumed run)."""
     import tf_keras as keras
 
     from acdeploy.compress import tfmot_wrap as tw
 
+    needed = not path.exists()  # decided before training: every worker decides alike
+
     class RewindCallback(keras.callbacks.Callback):
         def on_epoch_end(self, e, logs=None):
-            if e + 1 == epoch and not path.exists():
-                _save_npz(path, tw.layer_weights(model))
+            if e + 1 == epoch and needed:
+                _save_npz(write_to, tw.layer_weights(model))
 
     return RewindCallback()
 
@@ -374,13 +385,18 @@ def lth_run(cfg, model_dir, data_dir, out, controls=()) -> dict:
     cfg = dataclasses.replace(cfg, distill=dataclasses.replace(cfg.distill, teachers=teacher_dirs))
     check_run_dir(out, cfg)
     session = TrainingSession.open(cfg, data_dir, teacher_dirs)
+    strategy = distribute.make_strategy(cfg.train.strategy)  # train.strategy: every level trains under it
+    session.prepare(strategy)
+    distribute.barrier(strategy)  # every worker has checked the run dir before the chief writes
 
-    out.mkdir(parents=True, exist_ok=True)
-    fileio.write_text(out / RUN_CONFIG, dump_yaml(cfg))
+    fileio.write_text(distribute.write_path(out / RUN_CONFIG, strategy), dump_yaml(cfg))
     run = Run(session, model_dir, out)
     run.dense()
     for k in range(1, cfg.lth.levels + 1):
         run.level(k)
     for c in dict.fromkeys(controls):
         run.control(c)
-    return summarize(out, cfg.lth)
+    summary = summarize(out, cfg.lth) if distribute.is_chief(strategy) else None
+    distribute.barrier(strategy)
+    distribute.remove_scratch(out, strategy)
+    return summary or json.loads((out / SUMMARY).read_text())

@@ -136,17 +136,26 @@ def keras_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     return softmax(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
 
 
-def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, teachers=(), distill_cfg=None) -> dict:
-    """Convert the logits model in `model_dir` to `out` (.tflite) and write its report; returns it."""
+def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, teachers=(), distill_cfg=None,
+                       strategy=None) -> dict:
+    """Convert the logits model in `model_dir` to `out` (.tflite) and write its report; returns it.
+
+    Under a multi-worker `strategy` every worker runs this (the QAT fine-tune is distributed) and
+    only the chief writes `out` (train/distribute.py)."""
+    import tensorflow as tf
+
     from acdeploy.compress import tfmot_wrap
     from acdeploy.interpreters import litert_probabilities
     from acdeploy.metrics import dcase_metrics
+    from acdeploy.train import distribute
     from acdeploy.train.modeldir import INFO, load_logits_model, read_info
     from acdeploy.train.models import inference_model
 
     model_dir, out = Path(model_dir), Path(out)
+    strategy = strategy or tf.distribute.get_strategy()
     info = read_info(model_dir)
-    model = load_logits_model(model_dir)
+    with strategy.scope():
+        model = load_logits_model(model_dir)
     mean, std = info.standardisation()
     shape = tuple(model.input_shape[1:])
     if info.classes != list(train_fs.classes):
@@ -157,10 +166,11 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
 
     export = model
     if cfg.mode in ("qat", "pqat"):
-        export = quantize_aware(model, cfg.mode)
-        if cfg.finetune_epochs:
-            _finetune(export, std_x.reshape((len(std_x),) + shape), np.asarray(train_fs.labels),
-                      len(info.classes), teachers, distill_cfg, cfg)
+        with strategy.scope():
+            export = quantize_aware(model, cfg.mode)
+            if cfg.finetune_epochs:
+                _finetune(export, std_x.reshape((len(std_x),) + shape), np.asarray(train_fs.labels),
+                          len(info.classes), teachers, distill_cfg, cfg)
     tflite = convert_int8(inference_model(export), rep)
 
     x_eval = ((np.asarray(eval_fs.x, dtype=np.float32) - mean) / std).reshape((len(eval_fs.labels),) + shape)
@@ -174,11 +184,15 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
         "float": _brief(float_m), "int8": _brief(int8_m),
         "int8_metrics": int8_m,
     }
-    report_path, info_path = sidecar_paths(out)
-    fileio.write_bytes(out, tflite)
+    dest = distribute.write_path(out, strategy)
+    report_path, info_path = sidecar_paths(dest)
+    fileio.write_bytes(dest, tflite)
     with fileio.atomic_path(info_path) as tmp:
         shutil.copyfile(model_dir / INFO, tmp)
     fileio.write_json(report_path, report)
+    if dest != out:
+        for p in (dest, report_path, info_path):
+            distribute.remove_scratch(p, strategy)
     return report
 
 

@@ -192,7 +192,8 @@ def fit(
         h = model.fit(train.dataset(epoch), initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=train.steps,
                       verbose=0, callbacks=[*progress, *callbacks])
         logs = {k: float(v[-1]) for k, v in h.history.items()}
-        prob = softmax(predict_logits(student, val.x, val.indices, val.standardizer))
+        with strategy.scope():  # cross-replica context: TF-MOT's wrappers then update masks plainly
+            prob = softmax(predict_logits(student, val.x, val.indices, val.standardizer))
         y = val.labels[val.indices]
         # Best epoch and early stopping follow these numbers: every worker takes the chief's.
         val_log_loss, val_acc = (float(v) for v in distribute.chief_values([log_loss(y, prob), accuracy(y, prob)], strategy))

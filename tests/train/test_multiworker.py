@@ -217,3 +217,30 @@ def test_killed_worker_resumes_without_redoing_epochs(dataset, tmp_path):
     assert after["history"][: before["epochs_done"]] == before["history"]
     assert [r["epoch"] for r in after["history"]] == [1, 2, 3, 4, 5, 6]
     _one_set_of_artifacts(run, tmp_path / "scratch")
+
+
+@pytest.mark.slow
+def test_lth_levels_on_two_workers(dataset, tmp_path):
+    dense = tmp_path / "dense"
+    one_log = tmp_path / "dense.log"
+    one = _acdeploy(["train", "student", "--no-kd", "--data", str(dataset), "--epochs", "2", "--out", str(dense), *COMMON],
+                    _env(tmp_path / "scratch"), one_log)
+    _finish([one], [one_log])
+    run = tmp_path / "lth"
+    lth = ["compress", "lth", "--model", str(dense), "--data", str(dataset), "--out", str(run), "--levels", "1",
+           "--epochs", "2", "--set", "lth.rewind_epoch=1", "--set", "train.verbose=false"]
+    procs, logs = _workers(lth, tmp_path, "lth")
+    _finish(procs, logs)
+
+    names = {p.name for p in run.iterdir()}
+    assert {"level_00", "level_01", "rewind.npz", "summary.json", "ticket.json", "run_config.yaml"} <= names, names
+    assert not [n for n in names if n.endswith((".tmp", ".old"))] and not any((run / ".work").glob("*"))
+    summary = json.loads((run / "summary.json").read_text())
+    assert [r["name"] for r in summary["levels"]] == ["level_00", "level_01"]
+    assert 0.4 < summary["levels"][1]["sparsity"] < 0.6  # tiny config: prune_fraction 0.5
+    history = (run / "level_01" / "metrics.json").read_text()
+    assert json.loads(history)["level"] == 1
+    assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())
+    # both workers printed the same summary table: one run, not two
+    tails = [log.read_text().split("ticket:")[0].splitlines()[-3:] for log in logs]
+    assert tails[0] == tails[1]
