@@ -1,0 +1,92 @@
+"""The per-layer weight format choice (deploy/weight_formats.py) and its command-line surface:
+objectives, the never-larger-and-slower rule, a model without zeros, unknown objectives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kernel_cases import cases, prune
+
+from acdeploy.cli import main as cli
+from acdeploy.deploy import weight_formats as wf
+from acdeploy.deploy.codegen import generate
+from acdeploy.deploy.memory_plan import plan_memory
+from acdeploy.deploy.tflite_reader import read_tflite
+from acdeploy.errors import ConfigError
+
+D = wf.Candidate("dense", "ac_conv2d_1x1_tables", 3072, 3_000_000)
+D16 = wf.Candidate("dense16", "AC_CONV2D_1X1_W16", 9216, 2_700_000)  # 300k for 6144 B: 49 per byte
+
+
+def test_objectives_pick_the_dense_format():
+    assert wf.choose([D, D16], "auto", "speed")[0] is D16
+    assert wf.choose([D, D16], "auto", "size")[0] is D
+    assert wf.choose([D, D16], "auto", "balanced")[0] is D  # under BYTE_WORTH per byte
+    rich = wf.Candidate("dense16", "AC_CONV2D_1X1_W16", 9216, 3_000_000 - 6144 * wf.BYTE_WORTH)
+    assert wf.choose([D, rich], "auto", "balanced")[0] is rich
+
+
+def test_weights_mode():
+    s = wf.Candidate("sparse", "ac_conv2d_sparse_1x1", 4000, 3_500_000)  # larger and slower than dense
+    for objective in wf.OBJECTIVES:
+        assert wf.choose([D, s], "dense", objective)[0].format == "dense"
+        assert wf.choose([D, s], "sparse", objective)[0] is s
+        assert wf.choose([D, s], "auto", objective)[0] is D
+
+
+def test_auto_is_never_larger_and_slower_than_dense():
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        cands = [wf.Candidate(f, f, int(rng.integers(1, 10_000)), int(rng.integers(1, 10_000)))
+                 for f in ("dense", "dense16", "sparse")]
+        for objective in wf.OBJECTIVES:
+            got, dense = wf.choose(cands, "auto", objective)
+            assert dense.format != "sparse"
+            assert not (got.weight_bytes > dense.weight_bytes and got.instructions > dense.instructions)
+            if objective == "balanced":  # sparse only where it is no larger and no slower
+                assert got.weight_bytes <= dense.weight_bytes and got.instructions <= dense.instructions
+            if objective == "size":
+                assert got.weight_bytes <= dense.weight_bytes
+            if objective == "speed":
+                assert got.instructions <= dense.instructions
+
+
+def test_unknown_mode_or_objective_is_one_line():
+    with pytest.raises(ConfigError, match="deploy.objective: unknown objective 'fast'; choose from speed, size, balanced"):
+        wf.check_mode("auto", "fast")
+    with pytest.raises(ConfigError, match="--weights"):
+        wf.check_mode("zip", "speed")
+
+
+def _model(tmp_path, sparsity: float):
+    path = tmp_path / f"conv_{sparsity}.tflite"
+    m = next(m for m in cases("conv_fast", 40, 3) if read_tflite(m).tensor(read_tflite(m).operators[0].inputs[1]).shape[1] == 1)
+    path.write_bytes(prune(m, sparsity))
+    return path
+
+
+def test_auto_keeps_a_model_without_zeros_dense_and_picks_sparse_at_high_sparsity(tmp_path):
+    for sparsity, want in ((0.0, "dense"), (0.95, "sparse")):
+        g = read_tflite(_model(tmp_path, sparsity).read_bytes())
+        net = generate(g, plan_memory(g), weights="auto", objective="speed")
+        assert [f.format for f in net.formats] == [want]
+    g = read_tflite(_model(tmp_path, 0.95).read_bytes())
+    # Too small to pay for the sparse kernels' code under balanced: built dense.
+    assert [f.format for f in generate(g, plan_memory(g), weights="auto", objective="balanced").formats] == ["dense"]
+
+
+def test_cli_weights_sparse_on_a_model_without_zeros_builds_and_warns(tmp_path, capsys):
+    model = _model(tmp_path, 0.0)
+    assert cli(["build", "--target", "host", "--model", str(model), "--out", str(tmp_path / "b"), "--weights", "sparse"]) == 0
+    err = capsys.readouterr().err
+    assert "--weights sparse saves nothing" in err
+    src = (tmp_path / "b" / "firmware" / "acnet.c").read_text()
+    assert "ac_conv2d_sparse" in src
+
+
+def test_cli_unknown_objective_exits_1_with_one_line(tmp_path, capsys):
+    model = _model(tmp_path, 0.0)
+    code = cli(["build", "--target", "host", "--model", str(model), "--out", str(tmp_path / "b"),
+                "--set", "deploy.objective=fast"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "objective" in err, err
