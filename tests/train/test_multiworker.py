@@ -244,3 +244,14 @@ def test_lth_levels_on_two_workers(dataset, tmp_path):
     # both workers printed the same summary table: one run, not two
     tails = [log.read_text().split("ticket:")[0].splitlines()[-3:] for log in logs]
     assert tails[0] == tails[1]
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_still_trains(dataset, tmp_path):
+    run = tmp_path / "mirrored"
+    log = tmp_path / "mirrored.log"
+    p = _acdeploy(["train", "student", "--no-kd", "--data", str(dataset), "--epochs", "1", "--out", str(run), *COMMON,
+                   "--set", "train.strategy=mirrored"], _env(tmp_path / "scratch"), log)
+    _finish([p], [log])
+    assert _state(run)["epochs_done"] == 1 and "workers" not in _state(run)
+    _one_set_of_artifacts(run, tmp_path / "scratch")
