@@ -190,9 +190,8 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
     with fileio.atomic_path(info_path) as tmp:
         shutil.copyfile(model_dir / INFO, tmp)
     fileio.write_json(report_path, report)
-    if dest != out:
-        for p in (dest, report_path, info_path):
-            distribute.remove_scratch(p, strategy)
+    for p in (out, *sidecar_paths(out)):  # a non-chief worker's scratch copies
+        distribute.remove_scratch(p, strategy)
     return report
 
 
