@@ -194,7 +194,10 @@ def remove_scratch(path: str | Path, strategy=None) -> None:
     if is_chief(strategy):
         return
     root, p = scratch_root(strategy), write_path(path, strategy)
-    shutil.rmtree(p, ignore_errors=True)
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        p.unlink(missing_ok=True)
     for parent in p.parents:  # and the directories that only held it
         if parent == root.parent:
             break
