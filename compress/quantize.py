@@ -190,6 +190,7 @@ def quantize_model_dir(model_dir, train_fs, eval_fs, out, cfg: QuantizeConfig, t
     with fileio.atomic_path(info_path) as tmp:
         shutil.copyfile(model_dir / INFO, tmp)
     fileio.write_json(report_path, report)
+    distribute.barrier(strategy)  # no worker leaves while another still needs it
     for p in (out, *sidecar_paths(out)):  # a non-chief worker's scratch copies
         distribute.remove_scratch(p, strategy)
     return report

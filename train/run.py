@@ -92,6 +92,7 @@ def train_run(cfg, role: str, data_dir: str | None, out: str | Path, callbacks=(
 
     result = session.fit(student, out / md.WORK, callbacks=callbacks)
     finalize(dest, cfg, role, mcfg, student, session, result)
+    distribute.barrier(strategy)  # no worker leaves while another still needs it
     distribute.remove_scratch(out, strategy)
     return out
 
