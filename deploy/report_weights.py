@@ -6,14 +6,17 @@ flash. Markdown and a bar chart (dense int8 / stored / TFLM prune bytes per laye
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from acdeploy import artifacts, fileio
 from acdeploy.deploy.report_data import Report
+from acdeploy.errors import ToolchainError
 from acdeploy.textsafe import md_cell
 
 CHART = artifacts.REPORT_WEIGHTS_CHART
+log = logging.getLogger(__name__)
 
 
 def _short(name: str, n: int = 32) -> str:
@@ -116,8 +119,12 @@ def measure_step(ctx) -> MeasuredSection | None:
     src = (ctx.out / firmware.FIRMWARE_DIR / artifacts.ACNET_C).read_text()
     if "_count[" not in src and "_filter16[" not in src:
         return None  # every layer had one format: nothing to compare
-    _, per_layer = firmware.profile_layers(ctx.out, ctx.target,
-                                           timeout=ctx.options.timeout or firmware.DEFAULT_QEMU_TIMEOUT)
+    try:
+        _, per_layer = firmware.profile_layers(ctx.out, ctx.target,
+                                               timeout=ctx.options.timeout or firmware.DEFAULT_QEMU_TIMEOUT)
+    except ToolchainError as e:  # the figures are extra: the firmware itself already ran
+        log.warning("%s: per-layer profile not measured: %s", ctx.model_path, e)
+        return None
     core_io(ctx.graph)  # a graph the generator accepted
     ops = [op.index for op in ctx.graph.operators]
     if len(per_layer) != len(ops):
