@@ -122,7 +122,13 @@ def write_step(ctx) -> None:
         if opts.audio:
             raise ConfigError("--audio needs the audio front end: drop --no-frontend")
         return None
-    spec = frontend.spec_for(ctx.info, ctx.graph, str(ctx.model_path))
+    try:
+        spec = frontend.spec_for(ctx.info, ctx.graph, str(ctx.model_path))
+    except ModelError as e:  # an input the front end cannot feed: an error only when asked for
+        if opts.frontend or opts.audio:
+            raise
+        print(f"{e}: building without it", file=sys.stderr)
+        return None
     if spec is None:
         if opts.audio:
             raise ModelError(f"{ctx.model_path}: no model_info.json with a feature_config beside it: "

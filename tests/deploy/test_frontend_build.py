@@ -122,3 +122,16 @@ def test_qemu_m4_float_and_m0plus_q31_classify_like_the_host(audio_model, tmp_pa
     assert front["fixed"] == 1 and front["frames"] == FRAMES
     for got, want in zip([c["outputs"] for c in clips], outputs["host"], strict=True):
         assert int(np.argmax(got)) == int(np.argmax(want))
+
+
+def test_an_input_the_front_end_cannot_feed_is_skipped_unless_asked_for(tmp_path, capsys, tmp_path_factory):
+    zoo = model_zoo(tmp_path_factory.getbasetemp() / "deploy_models", ["mixed"])
+    model = tmp_path / "mixed.tflite"
+    model.write_bytes(zoo["mixed"].read_bytes())  # input [1, 16, 16, 3]
+    (tmp_path / "mixed.model_info.json").write_text(json.dumps({"feature_config": FEATURES}))
+    assert main(["build", "--target", "host", "--model", str(model), "--out", str(tmp_path / "a")]) == 0
+    assert "the audio front end cannot feed it: building without it" in capsys.readouterr().err
+    assert main(["build", "--target", "host", "--model", str(model), "--out", str(tmp_path / "b"), "--frontend"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not int8 [1, 32 mels, frames, 1]" in err[0]
+    assert not (tmp_path / "b").exists()
