@@ -267,6 +267,79 @@ AC_INLINE void gather3x3_mve(const ac_conv_table_params *params, const int8_t *i
 }
 #endif
 
+#if AC_USE_MVE
+/* The taps of the output pixel at (y0, x0) as raw bytes, padding where outside the image. */
+static void gather_bytes(const ac_conv_geom *p, const int8_t *in_img, int32_t y0, int32_t x0, int8_t pad, int8_t *t)
+{
+    int32_t ky, kx, c;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int32_t iy = y0 + ky * p->dil_h;
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int32_t ix = x0 + kx * p->dil_w;
+            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
+                const int8_t *x = in_img + (iy * p->in_w + ix) * p->in_c;
+                for (c = 0; c < p->filter_in_c; ++c) {
+                    *t++ = x[c];
+                }
+            } else {
+                for (c = 0; c < p->filter_in_c; ++c) {
+                    *t++ = pad;
+                }
+            }
+        }
+    }
+}
+
+/* Helium, any other shape: each pixel's K taps gathered once as raw bytes (padding taps = the
+ * input zero point), then four output channels per ac_mve_dot4 pass over them. */
+static void gather_mve(const ac_conv_table_params *params, const int8_t *input, int8_t *output)
+{
+    const ac_conv_table_params local = *params;
+    const ac_conv_geom *p = &local.g;
+    const int32_t k = p->k_h * p->k_w * p->filter_in_c, out_c = p->out_c;
+    const int32_t zp = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int8_t pad = (int8_t)(-p->input_offset);
+    /* Kernel rows are contiguous input runs when not dilated along x and not grouped. */
+    const int32_t rows = p->dil_w == 1 && p->filter_in_c == p->in_c, row = p->k_w * p->in_c;
+    int8_t taps[AC_CONV_MAX_GATHER];
+    int32_t b, oy, ox, ky, c;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w * p->in_c;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const int32_t y0 = oy * p->stride_h - p->pad_top, x0 = ox * p->stride_w - p->pad_left;
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * out_c;
+                int8_t *t = taps;
+                if (rows && x0 >= 0 && x0 + p->k_w <= p->in_w) {
+                    /* Every kernel row inside horizontally: one contiguous run per row (or padding). */
+                    for (ky = 0; ky < p->k_h; ++ky, t += row) {
+                        const int32_t iy = y0 + ky * p->dil_h;
+                        const int32_t inside = iy >= 0 && iy < p->in_h;
+                        const int8_t *x = in_img + (inside ? (iy * p->in_w + x0) * p->in_c : 0);
+                        int32_t i;
+                        for (i = 0; i < row; i += 16) {
+                            const mve_pred16_t pr = vctp8q((uint32_t)(row - i));
+                            vstrbq_p_s8(t + i, inside ? vldrbq_z_s8(x + i, pr) : vdupq_n_s8(pad), pr);
+                        }
+                    }
+                } else {
+                    gather_bytes(p, in_img, y0, x0, pad, t);
+                }
+                for (c = 0; c < out_c; c += 4) {
+                    /* 1-3 channels left: the missing rows repeat the first, the store is predicated. */
+                    const int32_t n = out_c - c < 4 ? out_c - c : 4;
+                    const int8_t *w0 = local.filter + c * k;
+                    const ac_mve_rq q = ac_mve_rq_load(local.requant + 4 * c, n);
+                    const int32x4_t acc = ac_mve_dot4(taps, w0, n > 1 ? w0 + k : w0, n > 2 ? w0 + 2 * k : w0,
+                                                      n > 3 ? w0 + 3 * k : w0, k);
+                    vstrbq_p_s32(out + c, ac_mve_requant4(acc, &q, zp, lo, hi), vctp32q((uint32_t)n));
+                }
+            }
+        }
+    }
+}
+#endif
+
 static int32_t is_3x3_one_channel(const ac_conv_geom *g)
 {
     return g->k_h == 3 && g->k_w == 3 && g->filter_in_c == 1 && g->in_c == 1 && g->dil_h == 1 && g->dil_w == 1;
@@ -285,7 +358,11 @@ void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input,
         return;
     }
 #endif
+#if AC_USE_MVE
+    gather_mve(p, input, output);
+#else
     gather_loop(p, input, output, 0);
+#endif
 }
 
 void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
@@ -300,5 +377,9 @@ void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *in
         return;
     }
 #endif
+#if AC_USE_MVE
+    gather_mve(p, input, output);
+#else
     gather_loop(p, input, output, 1);
+#endif
 }

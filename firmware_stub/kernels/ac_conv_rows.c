@@ -16,6 +16,7 @@
 
 #include "ac_dot.h"
 #include "ac_fixedpoint.h"
+#include "ac_mve.h"
 
 static inline int8_t conv_finish(const ac_conv_params *p, int32_t acc, int32_t oc)
 {
@@ -51,6 +52,58 @@ static inline void conv_channels(const ac_conv_params *p, const int8_t *in_img, 
     }
 }
 
+#if AC_USE_MVE
+/* Helium: four output channels per pass over the runs (ac_mve_dot4: raw bytes, 16 per VMLADAVA);
+ * the input offset enters as offset x (sum of the weights the runs cover), the same integer sum
+ * as adding it to every tap. A full kernel's weight sums are computed once per call. */
+#define AC_ROWS_MVE_MAX_OC 256
+
+static int32_t sum_bytes(const int8_t *w, int32_t n)
+{
+    int32_t s = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s = vaddvaq_s8(s, vldrbq_s8(w + i));
+    }
+    if (i < n) {
+        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
+    }
+    return s;
+}
+
+static void conv_channels_mve(const ac_conv_params *p, const int8_t *in_img, const int32_t *in_off,
+                              const int32_t *w_off, int32_t runs, int32_t n, int32_t oc_end, int8_t *out,
+                              const int32_t *wsum)
+{
+    const int32_t w_stride = p->g.k_h * p->g.k_w * p->g.filter_in_c;
+    int32_t oc, r, j;
+    for (oc = 0; oc < oc_end; oc += 4) {
+        const int32_t cnt = oc_end - oc < 4 ? oc_end - oc : 4;
+        const int8_t *w[4];
+        int32_t a[4];
+        int32x4_t acc = vdupq_n_s32(0);
+        for (j = 0; j < 4; ++j) {
+            w[j] = p->filter + (oc + (j < cnt ? j : 0)) * w_stride;
+        }
+        for (r = 0; r < runs; ++r) {
+            acc = vaddq_s32(acc, ac_mve_dot4(in_img + in_off[r], w[0] + w_off[r], w[1] + w_off[r], w[2] + w_off[r],
+                                             w[3] + w_off[r], n));
+        }
+        vst1q_s32(a, acc);
+        for (j = 0; j < cnt; ++j) {
+            int32_t s = 0;
+            if (wsum) {
+                s = wsum[oc + j];
+            } else {
+                for (r = 0; r < runs; ++r) {
+                    s += sum_bytes(w[j] + w_off[r], n);
+                }
+            }
+            out[oc + j] = conv_finish(p, a[j] + p->g.input_offset * s, oc + j);
+        }
+    }
+}
+#endif
+
 /* Runs of taps are listed in small fixed arrays; taller kernels take the per-tap loop. */
 #define AC_CONV_MAX_RUNS 16
 
@@ -65,6 +118,16 @@ void ac_conv2d_rows(const ac_conv_params *params, const int8_t *input, int8_t *o
     /* Whole kernel rows are contiguous runs when not grouped and not dilated along x. */
     const int32_t row_runs = (p.dil_w == 1 && groups == 1);
     int32_t b, oy, ox;
+#if AC_USE_MVE
+    int32_t wsum[AC_ROWS_MVE_MAX_OC];
+    const int32_t mve = row_runs && p.out_c <= AC_ROWS_MVE_MAX_OC;
+    if (mve) {
+        int32_t oc;
+        for (oc = 0; oc < p.out_c; ++oc) {
+            wsum[oc] = sum_bytes(local.filter + oc * p.k_h * p.k_w * fic, p.k_h * p.k_w * fic);
+        }
+    }
+#endif
     for (b = 0; b < p.batches; ++b) {
         const int8_t *in_img = input + b * p.in_h * p.in_w * p.in_c;
         for (oy = 0; oy < p.out_h; ++oy) {
@@ -95,6 +158,13 @@ void ac_conv2d_rows(const ac_conv_params *params, const int8_t *input, int8_t *o
                             }
                         }
                     }
+#if AC_USE_MVE
+                    if (mve && runs < AC_CONV_MAX_RUNS) {
+                        conv_channels_mve(pp, in_img, in_off, w_off, runs, n, p.out_c, out,
+                                          runs == p.k_h && n == p.k_w * fic ? wsum : 0);
+                        continue;
+                    }
+#endif
                     if (row_runs && runs < AC_CONV_MAX_RUNS) {
                         conv_channels(pp, in_img, in_off, w_off, runs, n, g * per_group, (g + 1) * per_group, out);
                         continue;

@@ -44,6 +44,8 @@ def _kind(model: bytes) -> str | None:
         return "pointwise"
     if k == 1 and stride == 2 and h * wd >= 4:
         return "pointwise_s2"
+    if k == 5 and c >= 2 and h >= 3 and wd >= 3:
+        return "rows_5x5"  # exact requantisation, row runs (Helium: partial runs at the borders)
     if k == 3 and c == 1 and h >= 3 and wd >= 3 and int(op.options.get("dilation_wfactor", 1)) == 1:
         return "gather_3x3x1"  # the stem's register-resident taps
     if k == 3 and c <= 3 and h >= 3:
@@ -66,7 +68,7 @@ MODELS = _pick()
 
 def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
-                           "dw3x3", "add"}
+                           "dw3x3", "add", "rows_5x5"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
