@@ -6,7 +6,8 @@ For the quickstart's feature settings (22.05 kHz, n_fft 1024) and the DCASE 2022
 (44.1 kHz, n_fft 2048; same 40 x 51 input, so the same network): the firmware built with the front
 end runs in QEMU (-icount shift=0) on cortex-m4 (float CMSIS-DSP rfft, mps2-an386) and on
 cortex-m0plus (q31 CMSIS-DSP rfft; the ARMv6-M image runs on mps2-an386, an ARMv7-M machine, since
-QEMU has no Cortex-M0+ board with this memory map). Its FRONTEND line gives instructions per frame
+QEMU has no Cortex-M0+ board with this memory map); `--targets cortex-m7 cortex-m33 cortex-m55` run
+on their own machines (the M55 gets CMSIS-DSP's Helium FFT). Its FRONTEND line gives instructions per frame
 over one second of noise; flash is the linked size of the front end's and CMSIS-DSP's code and
 tables (the sections firmware.map shows the linker kept from their objects).
 """
@@ -55,7 +56,7 @@ def measure(model: Path, settings: str, target: str) -> dict:
         frontend_step.write_frontend(fw, spec, model.name)
         t = get_target(target)
         elf = firmware.build_firmware(tmp, t)
-        run = firmware.run_qemu(elf, "mps2-an386", timeout=900)
+        run = firmware.run_qemu(elf, t.qemu_machine or "mps2-an386", timeout=900)
         front, _ = frontend_step.audio_results(run.log)
         return {"settings": settings, "target": target, "per_frame": front["instructions_per_frame"],
                 "per_second": front["instructions"], "frames": front["frames"], "inference": run.instructions,

@@ -39,6 +39,7 @@ CMSIS_SOURCES = tuple(f"Source/{p}" for p in (
     "TransformFunctions/arm_cfft_radix4_q31.c", "TransformFunctions/arm_bitreversal.c",
     "BasicMathFunctions/arm_shift_q31.c",
     "CommonTables/arm_common_tables.c", "CommonTables/arm_const_structs.c",
+    "CommonTables/arm_mve_tables.c",  # Helium FFT tables: empty unless the core has MVE (M55)
 ))
 CMSIS_INCLUDES = ("Include", "PrivateInclude")
 
