@@ -182,7 +182,7 @@ def markdown(res: dict, command: str) -> str:
         "",
         "| target | sparsity % | conv weights B: dense int8 / auto | ratio (TFLM prune) | conv instr.: dense DSP / auto "
         "| ratio | firmware instr.: dense DSP / auto | ratio | firmware flash: dense DSP / auto | ratio | = TFLM | "
-        "auto never worse per layer |",
+        "auto never worse per layer (layers it changed) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for t in targets:
@@ -191,9 +191,11 @@ def markdown(res: dict, command: str) -> str:
             if d is None or a is None or db is None:
                 continue
             dense_b, auto_b, prune_b = wbytes(d, "dense_bytes"), wbytes(a), wbytes(a, "tflm_prune_bytes")
+            # A layer auto builds as dense/balanced does runs the same kernel on the same bytes; its
+            # count can still move by a few dozen instructions with the code layout, which is not a choice.
             worse = [layer["index"] for la, layer in zip(db["layers"], a["layers"], strict=True)
-                     if layer["op"] in WEIGHTED and (layer["stored_bytes"] > la["stored_bytes"]
-                                                      or layer["instructions"] > la["instructions"])]
+                     if layer["op"] in WEIGHTED and layer["variant"] != la["variant"]
+                     and (layer["stored_bytes"] > la["stored_bytes"] or layer["instructions"] > la["instructions"])]
             lines.append(
                 f"| {t} | {lv * 100:g} | {dense_b:,} / {auto_b:,} | {_ratio(auto_b, dense_b)} ({_ratio(prune_b, dense_b)}) | "
                 f"{conv(d):,} / {conv(a):,} | {_ratio(conv(a), conv(d))} | {d['instructions']:,} / {a['instructions']:,} | "
