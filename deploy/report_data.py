@@ -176,7 +176,10 @@ class NetworkSection:
         return _dict(self)
 
     def add_to(self, report: Report) -> Report:
-        return dataclasses.replace(report, network=self)
+        # The generated-C flash estimate counted dense filters; the build knows the bytes it stored.
+        delta = sum(f["stored_bytes"] - f["dense_bytes"] for f in self.weight_formats or ())
+        totals = dataclasses.replace(report.totals, c_flash_bytes=report.totals.c_flash_bytes + delta)
+        return dataclasses.replace(report, network=self, totals=totals)
 
 
 # FirmwareResult fields present only after a run (report.json has them only when `ran` is true)

@@ -59,7 +59,9 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
     md += ["", "Stored bytes: the layer's weights as the chosen format keeps them (dense: the int8 filter; dense16: "
            "plus the int16 copy; sparse: 2 bytes per non-zero plus a 2-byte count per output channel, no dense copy). "
            "The requantisation table (16 bytes per channel) is the same in every format and not counted here. "
-           "Predicted instructions: the cost model's, for the target's core; measured: `make PROFILE=1` in QEMU."]
+           "Predicted instructions: the cost model's, for the target's core; measured: `make PROFILE=1` in QEMU. "
+           "The totals' generated-C flash estimate counts the stored bytes (the budget verdicts above were "
+           "made on the dense estimate)."]
     if chart:
         md += ["", f"![weight bytes per layer]({chart})"]
     return "\n".join(md) + "\n"
