@@ -154,6 +154,13 @@ class Totals:
         return _dict(self)
 
 
+def _recheck(budget: dict, totals: dict) -> dict:
+    """A budget verdict again, its checks of totals keys against the new totals."""
+    checks = [{**c, "value": int(totals[c["key"]]), "ok": int(totals[c["key"]]) <= c["limit"]}
+              if c["key"] in totals else c for c in budget["checks"]]
+    return {**budget, "checks": checks, "ok": all(c["ok"] for c in checks)}
+
+
 @dataclass(frozen=True)
 class NetworkSection:
     """What the C-network step generated (report.json's `network`)."""
@@ -179,7 +186,8 @@ class NetworkSection:
         # The generated-C flash estimate counted dense filters; the build knows the bytes it stored.
         delta = sum(f["stored_bytes"] - f["dense_bytes"] for f in self.weight_formats or ())
         totals = dataclasses.replace(report.totals, c_flash_bytes=report.totals.c_flash_bytes + delta)
-        return dataclasses.replace(report, network=self, totals=totals)
+        return dataclasses.replace(report, network=self, totals=totals,
+                                   budgets=[_recheck(b, totals.to_dict()) for b in report.budgets])
 
 
 # FirmwareResult fields present only after a run (report.json has them only when `ran` is true)

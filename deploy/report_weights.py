@@ -60,8 +60,7 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
            "plus the int16 copy; sparse: 2 bytes per non-zero plus a 2-byte count per output channel, no dense copy). "
            "The requantisation table (16 bytes per channel) is the same in every format and not counted here. "
            "Predicted instructions: the cost model's, for the target's core; measured: `make PROFILE=1` in QEMU. "
-           "The totals' generated-C flash estimate counts the stored bytes (the budget verdicts above were "
-           "made on the dense estimate)."]
+           "The totals' generated-C flash estimate (and its budget checks) count the stored bytes."]
     if chart:
         md += ["", f"![weight bytes per layer]({chart})"]
     return "\n".join(md) + "\n"
