@@ -90,3 +90,21 @@ def test_cli_unknown_objective_exits_1_with_one_line(tmp_path, capsys):
                 "--set", "deploy.objective=fast"])
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1 and "objective" in err, err
+
+
+def test_report_shows_the_weight_formats(tmp_path):
+    from acdeploy.deploy.report_data import Report
+
+    model = _model(tmp_path, 0.95)
+    out = tmp_path / "b"
+    assert cli(["build", "--target", "host", "--model", str(model), "--out", str(out),
+                "--set", "deploy.objective=speed"]) == 0
+    rep = Report.read(out / "report.json")
+    (row,) = rep.network.weight_formats
+    assert (rep.network.weights, rep.network.objective, row["format"]) == ("auto", "speed", "sparse")
+    assert row["stored_bytes"] < row["dense_bytes"] and row["measured_instructions"] is None
+    assert row["tflm_prune_bytes"] == (row["weights"] + 7) // 8 + row["nonzero"]
+    md = (out / "report.md").read_text()
+    assert "## Weight formats" in md and f"{rep.totals.nonzero_param_bytes:,} bytes" in md
+    assert (out / "report_weights.png").stat().st_size > 0
+    assert Report.from_json(rep.to_json()) == rep
