@@ -314,12 +314,17 @@ static void gather_mve(const ac_conv_table_params *params, const int8_t *input, 
                     /* Every kernel row inside horizontally: one contiguous run per row (or padding). */
                     for (ky = 0; ky < p->k_h; ++ky, t += row) {
                         const int32_t iy = y0 + ky * p->dil_h;
-                        const int32_t inside = iy >= 0 && iy < p->in_h;
-                        const int8_t *x = in_img + (inside ? (iy * p->in_w + x0) * p->in_c : 0);
                         int32_t i;
-                        for (i = 0; i < row; i += 16) {
-                            const mve_pred16_t pr = vctp8q((uint32_t)(row - i));
-                            vstrbq_p_s8(t + i, inside ? vldrbq_z_s8(x + i, pr) : vdupq_n_s8(pad), pr);
+                        if (iy >= 0 && iy < p->in_h) {
+                            const int8_t *x = in_img + (iy * p->in_w + x0) * p->in_c;
+                            for (i = 0; i < row; i += 16) {
+                                const mve_pred16_t pr = vctp8q((uint32_t)(row - i));
+                                vstrbq_p_s8(t + i, vldrbq_z_s8(x + i, pr), pr);
+                            }
+                        } else {
+                            for (i = 0; i < row; i += 16) {
+                                vstrbq_p_s8(t + i, vdupq_n_s8(pad), vctp8q((uint32_t)(row - i)));
+                            }
                         }
                     }
                 } else {

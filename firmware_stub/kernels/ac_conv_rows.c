@@ -58,18 +58,6 @@ static inline void conv_channels(const ac_conv_params *p, const int8_t *in_img, 
  * as adding it to every tap. A full kernel's weight sums are computed once per call. */
 #define AC_ROWS_MVE_MAX_OC 256
 
-static int32_t sum_bytes(const int8_t *w, int32_t n)
-{
-    int32_t s = 0, i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s = vaddvaq_s8(s, vldrbq_s8(w + i));
-    }
-    if (i < n) {
-        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
-    }
-    return s;
-}
-
 static void conv_channels_mve(const ac_conv_params *p, const int8_t *in_img, const int32_t *in_off,
                               const int32_t *w_off, int32_t runs, int32_t n, int32_t oc_end, int8_t *out,
                               const int32_t *wsum)
@@ -95,7 +83,7 @@ static void conv_channels_mve(const ac_conv_params *p, const int8_t *in_img, con
                 s = wsum[oc + j];
             } else {
                 for (r = 0; r < runs; ++r) {
-                    s += sum_bytes(w[j] + w_off[r], n);
+                    s += ac_mve_sum_bytes(w[j] + w_off[r], n);
                 }
             }
             out[oc + j] = conv_finish(p, a[j] + p->g.input_offset * s, oc + j);
@@ -124,7 +112,7 @@ void ac_conv2d_rows(const ac_conv_params *params, const int8_t *input, int8_t *o
     if (mve) {
         int32_t oc;
         for (oc = 0; oc < p.out_c; ++oc) {
-            wsum[oc] = sum_bytes(local.filter + oc * p.k_h * p.k_w * fic, p.k_h * p.k_w * fic);
+            wsum[oc] = ac_mve_sum_bytes(local.filter + oc * p.k_h * p.k_w * fic, p.k_h * p.k_w * fic);
         }
     }
 #endif

@@ -50,6 +50,19 @@ static inline int32x4_t ac_mve_requant4(int32x4_t acc, const ac_mve_rq *q, int32
     return vminq_s32(vmaxq_s32(y, vdupq_n_s32(lo)), vdupq_n_s32(hi));
 }
 
+/* The sum of n int8 values (16 per VADDVA, a predicated last step). */
+static inline int32_t ac_mve_sum_bytes(const int8_t *w, int32_t n)
+{
+    int32_t s = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s = vaddvaq_s8(s, vldrbq_s8(w + i));
+    }
+    if (i < n) {
+        s = vaddvaq_s8(s, vldrbq_z_s8(w + i, vctp8q((uint32_t)(n - i))));
+    }
+    return s;
+}
+
 /* Four scalars as one vector (two VMOVs from register pairs). */
 static inline int32x4_t ac_mve_vec4(int32_t a0, int32_t a1, int32_t a2, int32_t a3)
 {

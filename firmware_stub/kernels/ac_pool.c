@@ -5,6 +5,7 @@
 #include "ac_kernels.h"
 
 #include "ac_fixedpoint.h"
+#include "ac_mve.h"
 
 typedef struct {
     int32_t y_start, y_end, x_start, x_end, y0, x0;
@@ -22,9 +23,42 @@ static pool_window window_at(const ac_pool_params *p, int32_t oy, int32_t ox)
     return w;
 }
 
+#if AC_USE_MVE
+/* Helium: 16 channels per VMAX over the window's in-image taps. */
+static void max_pool_mve(const ac_pool_params *p, const int8_t *input, int8_t *output)
+{
+    const int8x16_t lo = vdupq_n_s8((int8_t)p->act_min), hi = vdupq_n_s8((int8_t)p->act_max);
+    int32_t b, oy, ox, c, ky, kx;
+    for (b = 0; b < p->batches; ++b) {
+        const int8_t *in_img = input + b * p->in_h * p->in_w * p->channels;
+        for (oy = 0; oy < p->out_h; ++oy) {
+            for (ox = 0; ox < p->out_w; ++ox) {
+                const pool_window w = window_at(p, oy, ox);
+                int8_t *out = output + ((b * p->out_h + oy) * p->out_w + ox) * p->channels;
+                for (c = 0; c < p->channels; c += 16) {
+                    const mve_pred16_t pr = vctp8q((uint32_t)(p->channels - c));
+                    int8x16_t m = vdupq_n_s8(-128);
+                    for (ky = w.y_start; ky < w.y_end; ++ky) {
+                        const int8_t *x = in_img + ((w.y0 + ky) * p->in_w + w.x0) * p->channels + c;
+                        for (kx = w.x_start; kx < w.x_end; ++kx) {
+                            m = vmaxq_s8(m, vldrbq_z_s8(x + kx * p->channels, pr));
+                        }
+                    }
+                    vstrbq_p_s8(out + c, vminq_s8(vmaxq_s8(m, lo), hi), pr);
+                }
+            }
+        }
+    }
+}
+#endif
+
 void ac_max_pool(const ac_pool_params *p, const int8_t *input, int8_t *output)
 {
     int32_t b, oy, ox, c, ky, kx;
+#if AC_USE_MVE
+    max_pool_mve(p, input, output);
+    return;
+#endif
     for (b = 0; b < p->batches; ++b) {
         const int8_t *in_img = input + b * p->in_h * p->in_w * p->channels;
         for (oy = 0; oy < p->out_h; ++oy) {

@@ -7,7 +7,7 @@ self-test against the vectors TFLM produced).
 Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
 pre-extended weights); 1x1 stride 2;
 the gathered-taps conv for 1-3 input channels and the 3x3 one-channel stem; depthwise 3x3 interior + borders; a layer whose
-multipliers need the exact (not the fast) requantisation; odd channel counts; ADD from its tables.
+multipliers need the exact (not the fast) requantisation; odd channel counts; ADD from its tables; max pooling; fully connected.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 def _kind(model: bytes) -> str | None:
     g = read_tflite(model)
     op = g.operators[0]
+    if op.opcode == "MAX_POOL_2D":
+        return "max_pool" if g.tensor(op.inputs[0]).shape[3] % 16 else None  # Helium tail too
+    if op.opcode == "FULLY_CONNECTED":
+        return "fully_connected" if int(g.tensor(op.inputs[1]).shape[0]) % 4 else None
+    if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD"):
+        return None
     x, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
     if op.opcode == "ADD":
         return "add" if x.shape == w.shape and int(np.prod(x.shape)) % 4 else None  # Helium tail too
@@ -55,7 +61,8 @@ def _kind(model: bytes) -> str | None:
 
 def _pick() -> dict[str, bytes]:
     picked: dict[str, bytes] = {}
-    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40), ("add", 40)):
+    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40), ("add", 40), ("pool", 40),
+                   ("fully_connected", 40)):
         for m in cases(fam, n, 7):
             kind = _kind(m)
             if kind and kind not in picked:
@@ -68,7 +75,7 @@ MODELS = _pick()
 
 def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
-                           "dw3x3", "add", "rows_5x5"}
+                           "dw3x3", "add", "rows_5x5", "max_pool", "fully_connected"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
