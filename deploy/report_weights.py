@@ -40,7 +40,7 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
     md = ["## Weight formats", "",
           f"`--weights {md_cell(net.weights)}`, objective `{md_cell(net.objective)}` (deploy/weight_formats.py). "
           f"DCASE 2021 figure (non-zero parameters at their stored width, all layers): "
-          f"{report.totals.nonzero_param_bytes:,} bytes; conv and fully-connected weights really in flash: "
+          f"{report.totals.nonzero_param_bytes:,} bytes; conv, depthwise and fully-connected weights really in flash: "
           f"{t['stored_bytes']:,} bytes ({t['stored_bytes'] / max(t['dense_bytes'], 1):.3f}x their dense int8 "
           f"{t['dense_bytes']:,}; TFLM's DECODE prune format would take {t['tflm_prune_bytes']:,}, "
           f"{t['tflm_prune_bytes'] / max(t['dense_bytes'], 1):.3f}x, and decodes to dense in RAM).", "",
@@ -57,7 +57,9 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
               f"{t['tflm_prune_bytes']:,} | {t['predicted_instructions']:,} | {t['dense_instructions']:,} | "
               f"{format(sum(r['measured_instructions'] for r in f), ',') if measured else '-'} |")
     md += ["", "Stored bytes: the layer's weights as the chosen format keeps them (dense: the int8 filter; dense16: "
-           "plus the int16 copy; sparse: 2 bytes per non-zero plus a 2-byte count per output channel, no dense copy). "
+           "plus the int16 copy; sparse: 2 bytes per non-zero (an index byte and the value; conv: odd counts padded "
+           "by one entry, the pair count in the requantisation row; fully connected: plus a 2-byte count per row), "
+           "no dense copy). "
            "The requantisation table (16 bytes per channel) is the same in every format and not counted here. "
            "Predicted instructions: the cost model's, for the target's core; measured: `make PROFILE=1` in QEMU. "
            "The totals' generated-C flash estimate (and its budget checks) count the stored bytes."]
@@ -95,6 +97,10 @@ def write(report: Report, out_dir: Path) -> None:
         chart(report, out_dir / CHART)
 
 
+# Arrays only the non-default formats emit (conv_emit.py, fully_connected.py).
+_FORMAT_MARKS = ("_entries[", "_delta[", "_filter16[")
+
+
 @dataclass(frozen=True)
 class MeasuredSection:
     """Per-layer instructions of the profiled firmware, filled into the network's weight formats."""
@@ -118,8 +124,8 @@ def measure_step(ctx) -> MeasuredSection | None:
     if not ctx.options.run or ctx.target.qemu_machine is None:
         return None
     src = (ctx.out / firmware.FIRMWARE_DIR / artifacts.ACNET_C).read_text()
-    if "_count[" not in src and "_filter16[" not in src:
-        return None  # every layer had one format: nothing to compare
+    if not any(mark in src for mark in _FORMAT_MARKS):
+        return None  # only dense int8 layers: no format choice to check
     try:
         _, per_layer = firmware.profile_layers(ctx.out, ctx.target,
                                                timeout=ctx.options.timeout or firmware.DEFAULT_QEMU_TIMEOUT)
