@@ -38,6 +38,7 @@ def _restore(path: Path, data: bytes) -> None:
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
+@pytest.mark.slow  # synthesises and extracts 2,000 s of audio twice
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_killed_extraction_resumes_without_redoing_clips(tmp_path, capsys):
     # 200 clips of 10 s: four chunks, a few seconds of extraction, so the kill lands mid-run.
