@@ -78,3 +78,22 @@ def test_outputs_are_informative(networks):
     """Different inputs give different outputs (a network stuck on a constant proves little)."""
     for name, n in zip(networks["names"], networks["nets"], strict=True):
         assert len({bytes(r) for r in n.expected}) > 1, name
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.parametrize("index", range(4))
+def test_networks_bit_exact_on_cortex_m55_helium(networks, index, tmp_path):
+    """The same networks as firmware on the Cortex-M55 in QEMU (the Helium kernels, which the host
+    cannot run), against TFLM's outputs."""
+    from conftest import require_tools
+
+    from acdeploy.deploy import firmware
+    from acdeploy.deploy.c_engine import write_network_project
+    from acdeploy.deploy.targets import get_target
+
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
+    t = get_target("cortex-m55")
+    write_network_project(networks["nets"][index].model, tmp_path / "firmware", n_vectors=3)
+    run = firmware.run_qemu(firmware.build_firmware(tmp_path, t), t.qemu_machine, timeout=300)
+    assert run.passed, f"{networks['names'][index]} on {t.name}: outputs differ from TFLM\n{run.log[-1500:]}"
