@@ -38,7 +38,7 @@ class TeacherModelConfig(ModelConfig):
 @dataclass
 class TrainConfig:
     epochs: int = field(30, help="training epochs (a rerun with more epochs continues the run)")
-    batch_size: int = field(32, help="batch size")
+    batch_size: int = field(32, help="batch size (the global batch: split between the workers of a multi-worker run)")
     learning_rate: float = field(1e-3, help="peak learning rate (Adam / AdamW)")
     weight_decay: float = field(0.0, help="decoupled weight decay (AdamW when > 0)")
     schedule: str = field("cosine", help="learning-rate schedule per epoch", choices=("constant", "cosine", "step"))
@@ -49,7 +49,9 @@ class TrainConfig:
     early_stopping: int = field(0, help="stop after this many epochs without a better validation log loss; 0 = off")
     val_fraction: float = field(0.15, help="share of the train fold's locations held out for validation (by identifier, per class)")
     seed: int = field(0, help="seed for weights, validation split, data order and augmentation")
-    strategy: str = field("default", help="tf.distribute strategy", choices=("default", "mirrored", "multi_worker"))
+    strategy: str = field("default", help="tf.distribute strategy: default (one device), mirrored (the GPUs of one machine), "
+                          "multi_worker (one process per machine; cluster from TF_CONFIG or --cluster/--task; README: "
+                          "Training on several machines)", choices=("default", "mirrored", "multi_worker"))
     deterministic: bool = field(True, help="TensorFlow op determinism: same seed, machine and thread count -> same bytes (README, Determinism)",
                                 key_neutral=True)
     verbose: bool = field(True, help="progress bar and one line per epoch on stderr")
