@@ -192,7 +192,7 @@ STAGES: list[Stage] = [
           lambda r: [r.int8_model], lambda r: [r.int8_model]),
     Stage("eval", "host evaluation (engines must agree)", (), _run_eval,
           lambda r: [r.root / artifacts.RUN_EVAL / f"{e}.json" for e in r.cfg.pipeline.engines], lambda r: [r.root / artifacts.RUN_EVAL]),
-    Stage("build", "C array, C network, firmware in QEMU (ticket, and the dense student beside it)", (), _run_build,
+    Stage("build", "C array, C network, firmware in QEMU (ticket, and the dense student beside it)", ("deploy",), _run_build,
           lambda r: [r.root / artifacts.RUN_BUILD / artifacts.REPORT_JSON, _dense_dir(r) / artifacts.RUN_BUILD / artifacts.REPORT_JSON],
           lambda r: [r.root / artifacts.RUN_BUILD, _dense_dir(r)]),
     Stage("report", "summary report", (), _run_report,
@@ -208,8 +208,10 @@ PIPELINE_FIELDS = {"teacher": ("teachers",), "lth": ("controls",), "eval": ("eng
 def stage_keys(cfg) -> dict[str, str]:
     keys, prev = {}, ""
     for st in STAGES:
+        # A section whose fields are all key-neutral and at their defaults adds nothing, so keys
+        # recorded before it existed stay valid; any non-default value in it changes the key.
+        parts = [d for d in (keyed_dict(getattr(cfg, s)) for s in st.sections) if d]
         # Only the pipeline fields a stage reads: a new target or engine list must not retrain.
-        parts = [keyed_dict(getattr(cfg, s)) for s in st.sections]
         if st.name in PIPELINE_FIELDS:
             parts.append({f: getattr(cfg.pipeline, f) for f in PIPELINE_FIELDS[st.name]})
         if st.name in ("features", "teacher"):

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from acdeploy.deploy.config import DeployConfig
 from acdeploy.pipeline import PIPELINE_FIELDS, STAGE_NAMES, stage_keys
 from acdeploy.pipeline_config import PipelineConfig
 from acdeploy.schema import load_config
@@ -36,6 +37,8 @@ def after(stage: str) -> list[str]:
     ("pipeline.target", "cortex-m7", "build"),
     ("pipeline.budgets", ["dcase2021"], "build"),
     ("pipeline.run_firmware", False, "build"),
+    ("deploy.objective", "speed", "build"),
+    ("deploy.objective", "size", "build"),
 ])
 def test_a_change_reruns_its_stage_and_the_later_ones(key, value, first):
     assert _rerun(**{key: value}) == after(first)
@@ -49,3 +52,10 @@ def test_run_name_changes_no_key():
 def test_every_pipeline_field_is_keyed():
     keyed = {f for fields in PIPELINE_FIELDS.values() for f in fields}
     assert keyed | {"name"} == {f.name for f in dataclasses.fields(PipelineConfig)}
+
+
+@pytest.mark.parametrize("field", [f for f in dataclasses.fields(DeployConfig)], ids=lambda f: f.name)
+def test_every_deploy_field_reruns_the_build(field):
+    # `acdeploy build` reads the deploy section, so a finished pipeline must rebuild when it changes
+    other = next(c for c in field.metadata["choices"] if c != field.default)
+    assert _rerun(**{f"deploy.{field.name}": other}) == after("build")
