@@ -216,3 +216,31 @@ def test_rerun_accepts_a_config_saved_before_a_key_existed(tmp_path):
     L.check_run_dir(tmp_path, cfg)
     with pytest.raises(L.ConfigError, match="another config"):
         L.check_run_dir(tmp_path, _cfg(**{"augment.spectrum_correction": True}))
+
+
+def test_block4_level_keeps_whole_blocks_in_the_saved_model(trunk, tmp_path, capsys):
+    """One block4 level from the trunk's dense level: the saved mask and the stripped model's
+    kernels prune whole blocks of 4 input channels; the 1-channel stem falls back, and says so."""
+    from acdeploy.train import modeldir as md
+
+    _, trunk_out, _ = trunk
+    cfg = _cfg(**{"lth.levels": 1, "lth.granularity": "block4"})
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copytree(trunk_out / "level_00", out / "level_00")
+    shutil.copy(trunk_out / L.REWIND, out / L.REWIND)
+    _run(cfg, out)
+    assert "pruned unstructured (input depth 1 is not a multiple of 4)" in capsys.readouterr().err
+    mask = _mask(out, 1)
+    assert abs(mask.sparsity - 0.5) < 0.02
+    model = md.load_logits_model(out / "level_01")
+    blocked = 0
+    for name, layer in mask.items():
+        if layer.shape[-2] % 4:
+            continue
+        blocks = np.moveaxis(layer, layer.ndim - 2, -1).reshape(-1, 4).sum(1)
+        assert set(np.unique(blocks)) <= {0, 4}, name
+        kernel = model.get_layer(name).kernel.numpy()
+        assert not np.any(kernel[layer == 0]), name
+        blocked += 1
+    assert blocked >= 2
