@@ -1,6 +1,6 @@
 """Audio front end on the device: instructions per frame, flash and RAM, next to one inference.
 
-    .venv/bin/python benchmarks/bench_frontend.py --model runs/quickstart/model_int8.tflite
+    .venv/bin/python benchmarks/bench_frontend.py --model runs/quickstart/model_int8.tflite [--targets ...]
 
 For the quickstart's feature settings (22.05 kHz, n_fft 1024) and the DCASE 2022 baseline's
 (44.1 kHz, n_fft 2048; same 40 x 51 input, so the same network): the firmware built with the front
@@ -15,9 +15,10 @@ tables (the sections firmware.map shows the linker kept from their objects).
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from acdeploy.deploy import c_engine, firmware, frontend, frontend_step
 from acdeploy.deploy.evaluate import model_info_for
@@ -27,25 +28,6 @@ SETTINGS = {
     "quickstart": dict(sample_rate=22050, n_fft=1024, win_length=882, hop_length=441, n_mels=40),
     "dcase2022": dict(sample_rate=44100, n_fft=2048, win_length=1764, hop_length=882, n_mels=40),
 }
-FRONT_OBJECTS = re.compile(r"/(frontend/acfront|frontend/acfront_tables|cmsisdsp/.*)\.o$")
-
-
-def front_flash(elf: Path) -> int:
-    """Flash bytes (.text and .rodata input sections the linker kept) of the front end's and
-    CMSIS-DSP's objects, from firmware.map (the test driver acfront_run.o is not counted)."""
-    text = elf.with_name("firmware.map").read_text()
-    text = text[text.index("Linker script and memory map"):]
-    total, section = 0, ""
-    for line in text.splitlines():
-        parts = line.split()
-        if parts and parts[0].startswith("."):
-            section, parts = parts[0], parts[1:]
-        if (len(parts) == 3 and parts[0].startswith("0x") and parts[1].startswith("0x")
-                and FRONT_OBJECTS.search(parts[2]) and section.startswith((".text", ".rodata"))):
-            total += int(parts[1], 16)
-    return total
-
-
 def measure(model: Path, settings: str, target: str) -> dict:
     info = model_info_for(model)
     info = info.with_(feature_config={**info.feature_config, **SETTINGS[settings]})
@@ -53,14 +35,15 @@ def measure(model: Path, settings: str, target: str) -> dict:
         fw = Path(tmp) / "firmware"
         graph, _ = c_engine.write_network_project(model.read_bytes(), fw, name=str(model))
         spec = frontend.spec_for(info, graph, str(model))
-        frontend_step.write_frontend(fw, spec, model.name)
+        # one (silent) clip, so the firmware calls acfront_input as a deployment does
+        frontend_step.write_frontend(fw, spec, model.name, [np.zeros(spec.clip_samples, np.int16)])
         t = get_target(target)
         elf = firmware.build_firmware(tmp, t)
         run = firmware.run_qemu(elf, t.qemu_machine or "mps2-an386", timeout=900)
         front, _ = frontend_step.audio_results(run.log)
         return {"settings": settings, "target": target, "per_frame": front["instructions_per_frame"],
                 "per_second": front["instructions"], "frames": front["frames"], "inference": run.instructions,
-                "flash": front_flash(elf), "ram": front["ram_bytes"], "fixed": front["fixed"]}
+                "flash": frontend_step.linked_flash(elf.with_name("firmware.map")), "ram": front["ram_bytes"], "fixed": front["fixed"]}
 
 
 def main() -> None:

@@ -97,7 +97,8 @@ def write_settings(ctx: BuildContext) -> None:
 Step = Callable[[BuildContext], Section | None]
 # The firmware project goes in every build dir; its --run step needs the generated network first.
 STEPS: list[Step] = [write_c_array, write_settings, firmware_step.install_step, network_step.write_network,
-                     frontend_step.write_step, firmware_step.run_step, measure_step]
+                     frontend_step.write_step, firmware_step.run_step, measure_step,
+                     frontend_step.measure_step]
 
 
 def build(model_path: str | Path, target_name: str, out: str | Path, budget_names=(),

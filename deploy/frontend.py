@@ -306,3 +306,20 @@ def clips_source(clips: list[np.ndarray]) -> str:
     return "\n".join(['#include "acfront_clips.h"', "",
                       f"const int16_t acnet_test_audio[{max(len(clips), 1)}][ACFRONT_CLIP_SAMPLES] = {{",
                       *body, "};", ""])
+
+
+def table_bytes(spec: FrontEndSpec, fixed: bool) -> int:
+    """Flash of acfront_tables.c for the float or the fixed-point build."""
+    t = tables(spec)
+    window = 2 * ((spec.features.win_length // 2 + 1) if t.symmetric else spec.features.win_length)
+    shared = window + 2 * len(t.seg_start) + 2 * len(t.rise_q16)
+    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed else 4 * spec.features.n_mels + 12)
+
+
+def ram_bytes(spec: FrontEndSpec, fixed: bool) -> int:
+    """acfront_ram_bytes() on a 32-bit core: sample ring, FFT input and output, frame ring, FFT
+    instance (24 bytes either way), and the thresholds (float) or the power spectrum (fixed)."""
+    n, ring = spec.features.n_fft, spec.frames * spec.features.n_mels
+    if fixed:
+        return 2 * n + ring + 4 * n + 8 * n + 24 + 8 * (n // 2 + 1)
+    return 2 * n + ring + 4 * n + 4 * n + 24 + 4 * 255

@@ -21,6 +21,7 @@ import numpy as np
 
 from acdeploy import fileio
 from acdeploy.deploy import frontend
+from acdeploy.deploy.report_data import FrontEndSection
 from acdeploy.errors import ConfigError, ModelError, ToolchainError
 
 CMSISDSP_VERSION = "1.10.3"
@@ -112,7 +113,22 @@ def write_frontend(fw_dir: str | Path, spec: frontend.FrontEndSpec, source_name:
 # --- build step (deploy/build.py) ----------------------------------------------------------------
 
 
-def write_step(ctx) -> None:
+def _fixed(target) -> bool:
+    """The q31 build for cores without an FPU (acfront.h decides the same from __ARM_FP)."""
+    return target.cross and "-mfloat-abi=soft" in target.cflags
+
+
+def _section(spec: frontend.FrontEndSpec, target, clips: int, **measured) -> FrontEndSection:
+    fixed = _fixed(target)
+    c = spec.features
+    return FrontEndSection(
+        fft=f"CMSIS-DSP {CMSISDSP_VERSION} {'arm_rfft_q31' if fixed else 'arm_rfft_fast_f32'}", fixed_point=fixed,
+        sample_rate=c.sample_rate, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels, frames=spec.frames,
+        table_bytes=frontend.table_bytes(spec, fixed), ram_bytes=frontend.ram_bytes(spec, fixed), clips=clips,
+        **measured)
+
+
+def write_step(ctx) -> FrontEndSection | None:
     """Add the front end to the build's firmware project (build --frontend, the default when the
     model's feature configuration is known) with the --audio clips embedded."""
     from acdeploy.deploy import firmware
@@ -139,7 +155,42 @@ def write_step(ctx) -> None:
         return None
     clips = [clip_pcm(p, spec) for p in opts.audio]
     write_frontend(ctx.out / firmware.FIRMWARE_DIR, spec, ctx.model_path.name, clips)
-    return None
+    return _section(spec, ctx.target, len(clips))
+
+
+def measure_step(ctx) -> FrontEndSection | None:
+    """After --run: the front end's linked flash (firmware.map) and instructions per frame (run log)."""
+    from acdeploy.deploy import firmware
+
+    fw = ctx.out / firmware.FIRMWARE_DIR
+    if not ctx.options.run or not (fw / FRONTEND_DIR / FRONTEND_MK).is_file():
+        return None
+    spec = frontend.spec_for(ctx.info, ctx.graph, str(ctx.model_path))
+    out = fw / "build" / ctx.target.name
+    flash = linked_flash(out / "firmware.map") if (out / "firmware.map").is_file() else None
+    log = out / "run.log"
+    front = audio_results(log.read_text())[0] if log.is_file() else None
+    return _section(spec, ctx.target, len(ctx.options.audio), flash_bytes=flash,
+                    instructions_per_frame=front["instructions_per_frame"] if front and ctx.target.cross else None)
+
+
+_OBJECTS = re.compile(rf"/({FRONTEND_DIR}/acfront|{FRONTEND_DIR}/acfront_tables|{CMSIS_DIR}/.*)\.o$")
+
+
+def linked_flash(map_file: Path) -> int:
+    """Flash bytes (.text and .rodata input sections the linker kept) of the front end's and
+    CMSIS-DSP's objects in a firmware.map (the firmware's driver acfront_run.o not counted)."""
+    text = map_file.read_text()
+    text = text[text.find("Linker script and memory map"):]
+    total, section = 0, ""
+    for line in text.splitlines():
+        parts = line.split()
+        if parts and parts[0].startswith("."):
+            section, parts = parts[0], parts[1:]
+        if (len(parts) == 3 and parts[0].startswith("0x") and parts[1].startswith("0x")
+                and _OBJECTS.search(parts[2]) and section.startswith((".text", ".rodata"))):
+            total += int(parts[1], 16)
+    return total
 
 
 _LINE = re.compile(r"^(FRONTEND|AUDIO|AUDIO_OUTPUT)\b(.*)$", re.M)

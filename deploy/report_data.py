@@ -286,6 +286,30 @@ class EthosResult:
         return dataclasses.replace(report, ethos_u=self)
 
 
+@dataclass(frozen=True)
+class FrontEndSection:
+    """The audio front end in the firmware (report.json's `frontend`; deploy/frontend_step.py)."""
+
+    fft: str  # the CMSIS-DSP real FFT and its version
+    fixed_point: bool  # q31 (cores without an FPU) or float
+    sample_rate: int
+    n_fft: int
+    hop_length: int
+    n_mels: int
+    frames: int
+    table_bytes: int  # flash of the generated tables (window, filterbank, thresholds)
+    ram_bytes: int  # static RAM: sample ring, FFT buffers, frame ring, thresholds
+    clips: int  # --audio clips embedded in the firmware
+    flash_bytes: int | None = None  # linked code + tables of the front end and the FFT (built firmware)
+    instructions_per_frame: int | None = None  # QEMU, over one second of noise (--run)
+
+    def to_dict(self) -> dict:
+        return _dict(self)
+
+    def add_to(self, report: Report) -> Report:
+        return dataclasses.replace(report, frontend=self)
+
+
 def _budget(d, source: str, k: int) -> dict:
     where = f"budgets[{k}]"
     if not isinstance(d, dict):
@@ -320,6 +344,7 @@ class Report:
     network: NetworkSection | None = None
     firmware: FirmwareResult | None = None
     ethos_u: EthosResult | None = None
+    frontend: FrontEndSection | None = None
 
     def failed_checks(self) -> list[str]:
         return [f"{b['name']}: {c['name']} {c['value']:,} > {c['limit']:,}"
@@ -342,6 +367,8 @@ class Report:
             d["firmware"] = self.firmware.to_dict()
         if self.ethos_u is not None:
             d["ethos_u"] = self.ethos_u.to_dict()
+        if self.frontend is not None:
+            d["frontend"] = self.frontend.to_dict()
         return d
 
     def to_json(self) -> str:
@@ -372,6 +399,7 @@ class Report:
                 NetworkSection, d["network"], source, "network", optional=("weights", "objective", "weight_formats")),
             firmware=None if d.get("firmware") is None else FirmwareResult.from_dict(d["firmware"], source),
             ethos_u=None if d.get("ethos_u") is None else _flat(EthosResult, d["ethos_u"], source, "ethos_u"),
+            frontend=None if d.get("frontend") is None else _flat(FrontEndSection, d["frontend"], source, "frontend"),
         )
 
     @classmethod
@@ -392,4 +420,4 @@ class Report:
         return cls.from_json(text, str(path))
 
 
-Section = NetworkSection | FirmwareSection | EthosResult  # what a build step may return
+Section = NetworkSection | FirmwareSection | EthosResult | FrontEndSection  # what a build step may return

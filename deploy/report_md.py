@@ -108,7 +108,26 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
         text += "\n" + weights
     if report.ethos_u is not None:
         text += "\n" + ethos_markdown(report.ethos_u)
+    if report.frontend is not None:
+        text += "\n" + frontend_markdown(report.frontend)
     return text if report.firmware is None else text + "\n" + firmware_markdown(report.firmware)
+
+
+def frontend_markdown(fe) -> str:
+    """The audio front end's section of report.md (deploy/frontend_step.py)."""
+    def fig(v, unit=""):
+        return "not measured (build with --run)" if v is None else f"{v:,}{unit}"
+
+    rows = [("FFT", f"{fe.fft} ({'q31 fixed point' if fe.fixed_point else 'float'})"),
+            ("features", f"{fe.sample_rate} Hz, n_fft {fe.n_fft}, hop {fe.hop_length}, {fe.n_mels} mels, "
+                         f"{fe.frames} frames per input"),
+            ("tables (flash)", f"{fe.table_bytes:,} B"),
+            ("front end + FFT, code and tables (flash)", fig(fe.flash_bytes, " B")),
+            ("RAM (sample ring, FFT buffers, frame ring, thresholds)", f"{fe.ram_bytes:,} B"),
+            ("instructions per frame", fig(fe.instructions_per_frame)),
+            ("--audio clips embedded", str(fe.clips))]
+    return "\n".join(["## Audio front end", "", "| figure | value |", "| --- | --- |",
+                      *(f"| {k} | {v} |" for k, v in rows)]) + "\n"
 
 
 def _si(v: float, _pos=None) -> str:

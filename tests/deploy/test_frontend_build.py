@@ -56,6 +56,9 @@ def test_build_run_audio_prints_class_and_probabilities(audio_model, tmp_path, c
     lines = [ln for ln in text.splitlines() if ln.startswith(str(wavs[0])) or ln.startswith(str(wavs[1]))]
     assert len(lines) == 2 and all(any(c in ln for c in ("park", "bus", "tram", "metro")) for ln in lines)
     assert (out / "firmware" / "frontend" / "acfront_tables.c").is_file()
+    fe = json.loads((out / "report.json").read_text())["frontend"]
+    assert fe["clips"] == 2 and fe["frames"] == FRAMES and not fe["fixed_point"] and fe["table_bytes"] > 0
+    assert "## Audio front end" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize("kind,message", [
@@ -112,6 +115,10 @@ def test_qemu_m4_float_and_m0plus_q31_classify_like_the_host(audio_model, tmp_pa
         log = next((out / "firmware" / "build" / target).glob("run.log")).read_text()
         front, clips = frontend_step.audio_results(log)
         assert front["frames"] == FRAMES and front["fixed"] == 0
+        if target == "cortex-m4":  # the report's RAM figure is the C's own sizeof sum on a 32-bit core
+            fe = json.loads((out / "report.json").read_text())["frontend"]
+            assert fe["ram_bytes"] == front["ram_bytes"] and fe["instructions_per_frame"] == front["instructions_per_frame"]
+            assert 0 < fe["flash_bytes"] < 64 * 1024
         outputs[target] = [c["outputs"] for c in clips]
     assert outputs["cortex-m4"] == outputs["host"]  # the same float C on both
     # cortex-m0plus: the q31 front end; the ARMv6-M image runs on QEMU's ARMv7-M mps2-an386
