@@ -120,7 +120,9 @@ def test_qemu_m4_float_and_m0plus_q31_classify_like_the_host(audio_model, tmp_pa
             assert fe["ram_bytes"] == front["ram_bytes"] and fe["instructions_per_frame"] == front["instructions_per_frame"]
             assert 0 < fe["flash_bytes"] < 64 * 1024
         outputs[target] = [c["outputs"] for c in clips]
-    assert outputs["cortex-m4"] == outputs["host"]  # the same float C on both
+    # the same float C on both (the M4 build fuses multiply-adds: rounding may differ, the class not)
+    for got, want in zip(outputs["cortex-m4"], outputs["host"], strict=True):
+        assert int(np.argmax(got)) == int(np.argmax(want)) and np.abs(np.subtract(got, want)).max() <= 2
     # cortex-m0plus: the q31 front end; the ARMv6-M image runs on QEMU's ARMv7-M mps2-an386
     assert main(["build", "--target", "cortex-m0plus", "--model", str(audio_model), "--out", str(tmp_path / "m0"),
                  "--audio", *map(str, wavs)]) == 0
