@@ -136,11 +136,14 @@ def _fast_path_geometry(rng, depthwise: bool):
     return b, ih, iw, k, k, s, s, 1, 1, same, ic
 
 
-def conv_case(rng, depthwise: bool = False, fast_paths: bool = False):
-    """One CONV_2D or DEPTHWISE_CONV_2D with random geometry and quantization."""
+def conv_case(rng, depthwise: bool = False, fast_paths: bool = False, wide: bool = False):
+    """One CONV_2D or DEPTHWISE_CONV_2D with random geometry and quantization (wide: 16-40 input
+    channels, the Helium depthwise's 16-channel steps)."""
     while True:
         if fast_paths:
             b, ih, iw, kh, kw, sh, sw, dh, dw, same, ic = _fast_path_geometry(rng, depthwise)
+            if wide:
+                ic = int(rng.integers(16, 41))
         else:
             b = int(rng.choice([1, 1, 2]))
             ih, iw = int(rng.integers(1, 10)), int(rng.integers(1, 10))
@@ -388,6 +391,7 @@ FAMILIES = {
     "conv_fast": lambda rng: conv_case(rng, depthwise=False, fast_paths=True),
     "conv_grouped": grouped_conv_case,
     "depthwise_fast": lambda rng: conv_case(rng, depthwise=True, fast_paths=True),
+    "depthwise_wide": lambda rng: conv_case(rng, depthwise=True, fast_paths=True, wide=True),
     "fully_connected": fc_case,
     "pool": pool_case,
     "mean": mean_case,
@@ -402,7 +406,7 @@ FAMILIES = {
 
 # Each family's rng stream index: the first families in sorted order, later ones appended, so a
 # new family leaves every existing case as it was.
-_ADDED_FAMILIES = ("conv_grouped",)
+_ADDED_FAMILIES = ("conv_grouped", "depthwise_wide")
 _STREAM = {f: k for k, f in enumerate([*sorted(set(FAMILIES) - set(_ADDED_FAMILIES)), *_ADDED_FAMILIES])}
 
 

@@ -19,7 +19,7 @@ from acdeploy.deploy.memory_plan import plan_memory
 from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.errors import ModelError
 
-COUNTS = {"conv": 50, "depthwise": 50, "conv_fast": 50, "conv_grouped": 20, "depthwise_fast": 30, "fully_connected": 50, "pool": 40, "mean": 30, "add": 30,
+COUNTS = {"conv": 50, "depthwise": 50, "conv_fast": 50, "conv_grouped": 20, "depthwise_fast": 30, "depthwise_wide": 10, "fully_connected": 50, "pool": 40, "mean": 30, "add": 30,
           "softmax": 30, "pad": 20, "concat": 20, "chain": 12, "float_io": 8}
 SEED = 2021
 # Families whose models contain FULLY_CONNECTED followed by other ops: LiteRT's +-1 on the FC

@@ -40,6 +40,8 @@ def _kind(model: bytes) -> str | None:
     _, h, wd, c = x.shape
     stride = int(op.options.get("stride_w", 1))
     if op.opcode == "DEPTHWISE_CONV_2D":
+        if c >= 16:
+            return "dw3x3_wide" if h >= 4 and wd >= 4 and c % 16 else None  # 16-channel steps and the rest
         return "dw3x3" if h >= 4 and wd >= 4 and c % 4 else None
     k = int(w.shape[1])
     if k == 1 and stride == 1 and h * wd >= 3 and c % 4 == 0 and 8 <= c <= 48 and int(w.shape[0]) >= 4:
@@ -61,7 +63,7 @@ def _kind(model: bytes) -> str | None:
 
 def _pick() -> dict[str, bytes]:
     picked: dict[str, bytes] = {}
-    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40), ("add", 40), ("pool", 40),
+    for fam, n in (("conv_fast", 300), ("depthwise_fast", 40), ("depthwise_wide", 20), ("add", 40), ("pool", 40),
                    ("fully_connected", 40)):
         for m in cases(fam, n, 7):
             kind = _kind(m)
@@ -75,7 +77,7 @@ MODELS = _pick()
 
 def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
-                           "dw3x3", "add", "rows_5x5", "max_pool", "fully_connected"}
+                           "dw3x3", "dw3x3_wide", "add", "rows_5x5", "max_pool", "fully_connected"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
