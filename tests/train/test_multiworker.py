@@ -220,7 +220,7 @@ def test_killed_worker_resumes_without_redoing_epochs(dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_lth_levels_on_two_workers(dataset, tmp_path):
+def test_lth_levels_and_pqat_on_two_workers(dataset, tmp_path):
     dense = tmp_path / "dense"
     one_log = tmp_path / "dense.log"
     one = _acdeploy(["train", "student", "--no-kd", "--data", str(dataset), "--epochs", "2", "--out", str(dense), *COMMON],
@@ -244,6 +244,16 @@ def test_lth_levels_on_two_workers(dataset, tmp_path):
     # both workers printed the same summary table: one run, not two
     tails = [log.read_text().split("ticket:")[0].splitlines()[-3:] for log in logs]
     assert tails[0] == tails[1]
+
+    # prune-preserving QAT of the ticket, fine-tuned on both workers; only the chief writes the .tflite
+    q = tmp_path / "int8"
+    procs, logs = _workers(["compress", "quantize", "--model", str(run / "ticket"), "--data", str(dataset),
+                            "--out", str(q / "model_int8.tflite"), "--mode", "pqat"], tmp_path, "pqat")
+    _finish(procs, logs)
+    assert sorted(p.name for p in q.iterdir()) == ["model_int8.json", "model_int8.model_info.json", "model_int8.tflite"]
+    report = json.loads((q / "model_int8.json").read_text())
+    assert report["mode"] == "pqat" and report["zero_check"]["ok"]
+    assert not (tmp_path / "scratch").exists() or not any((tmp_path / "scratch").iterdir())
 
 
 @pytest.mark.slow
