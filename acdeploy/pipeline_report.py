@@ -97,10 +97,10 @@ def collect(root: Path) -> dict:
     rep = _json(root / artifacts.RUN_BUILD / artifacts.REPORT_JSON)
     if rep:
         d["build"] = rep
+        d["images"] += sorted((root / artifacts.RUN_BUILD).glob("*.png"))
     dense = _json(root / artifacts.RUN_DENSE / artifacts.RUN_BUILD / artifacts.REPORT_JSON)
     if dense:
         d["dense_build"] = dense
-        d["images"] += sorted((root / artifacts.RUN_BUILD).glob("*.png"))
     state = _json(root / artifacts.PIPELINE_STATE)
     if state:
         d["stages"] = {k: v.get("seconds") for k, v in state.get("stages", {}).items()}
