@@ -4,10 +4,14 @@ copies of the default student, per weight format, on Cortex-M4 / M7 / M33 in QEM
 
 Model: the registry's default student at width 1 (benchmarks/bench_firmware.py `student_model`:
 random initial weights, int8). Pruning: the int8 weights of every CONV_2D / FULLY_CONNECTED
-layer by magnitude, per layer (ties broken by a seeded random order); as in the LTH benchmark's
-ticket the first and last prunable layers are pruned at half the rate of the others, whose rate is
-set so that the share of zeros over all prunable weights is the level (depthwise is never pruned,
-as TF-MOT does not prune it).
+layer by magnitude, per layer (ties broken by a seeded random order; depthwise is never pruned,
+as TF-MOT does not prune it), in two patterns:
+- uniform (every level): the first and last prunable layers at half the rate of the others, whose
+  rate is set so that the share of zeros over all prunable weights is the level;
+- ticket-shaped (92.8 %): each layer keeps exactly as many weights as in the LTH benchmark's
+  ticket (docs/BENCHMARKS.md "Compression: lottery-ticket levels": compress/lth.py's own rule,
+  3 levels at p = 0.6, scope layer, first and last layer at half that rate). The zero pattern has
+  the ticket's per-layer densities; the weight values are the random student's, not the ticket's.
 
 Per level and target three builds (`acdeploy build` with):
 - dense/speed: `--weights dense`, objective speed (today's fastest dense path, int16 copies);
@@ -16,6 +20,8 @@ Per level and target three builds (`acdeploy build` with):
 Per-layer instructions from the `make PROFILE=1` build (vector 0).
 
     .venv/bin/python benchmarks/bench_sparse.py [--out runs/bench_sparse] [--markdown]
+    .venv/bin/python benchmarks/bench_sparse.py --patterns ticket --merge --markdown   # ticket rows only
+    .venv/bin/python benchmarks/bench_sparse.py --revalue-check   # same zeros, other values: what changes
     .venv/bin/python benchmarks/bench_sparse.py --calibrate   # fit deploy/weight_formats.py's constants (M4)
 """
 
@@ -25,6 +31,7 @@ import argparse
 import json
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +40,14 @@ LEVELS = (0.0, 0.5, 0.75, 0.9, 0.928, 0.95)
 TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33")
 BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"))
 WEIGHTED = ("CONV_2D", "FULLY_CONNECTED")
+PATTERNS = ("uniform", "ticket")
+# The LTH benchmark's ticket (docs/BENCHMARKS.md "Compression: lottery-ticket levels", level_03).
+TICKET_LTH = {"levels": 3, "prune_fraction": 0.6, "scope": "layer", "first_layer_rate": 0.5, "last_layer_rate": 0.5}
+TICKET_SPARSITY = 0.928
 
 
-def prune_int8(model: bytes, level: float, seed: int = 0) -> bytes:
-    """Magnitude-prune the int8 weights of CONV_2D / FULLY_CONNECTED layers to `level` overall."""
+def _rewrite_weights(model: bytes, prune: Callable[[list[np.ndarray]], None]) -> bytes:
+    """The model with the int8 weights of its CONV_2D / FULLY_CONNECTED layers (in graph order) zeroed by `prune`."""
     import flatbuffers
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
@@ -46,18 +57,99 @@ def prune_int8(model: bytes, level: float, seed: int = 0) -> bytes:
     sg = m.subgraphs[0]
     bufs = [m.buffers[sg.tensors[op.inputs[1]].buffer] for op in sg.operators if codes[op.opcodeIndex] in want]
     ws = [np.frombuffer(bytes(np.asarray(b.data, np.uint8)), np.int8).copy() for b in bufs]
-    sizes = np.array([w.size for w in ws], float)
-    edge = sizes[0] + sizes[-1]
-    mid_rate = (level * sizes.sum() - level / 2 * edge) / max(sizes.sum() - edge, 1)
-    rng = np.random.default_rng(seed)
-    for k, (b, w) in enumerate(zip(bufs, ws, strict=True)):
-        rate = level / 2 if k in (0, len(ws) - 1) else min(mid_rate, 1.0)
-        order = np.lexsort((rng.random(w.size), np.abs(w.astype(np.int32))))
-        w[order[:int(round(rate * w.size))]] = 0
+    prune(ws)
+    for b, w in zip(bufs, ws, strict=True):
         b.data = w.tobytes()
     fbb = flatbuffers.Builder(1024)
     fbb.Finish(m.Pack(fbb), file_identifier=b"TFL3")
     return bytes(fbb.Output())
+
+
+def prune_int8(model: bytes, level: float, seed: int = 0) -> bytes:
+    """Magnitude-prune the int8 weights of CONV_2D / FULLY_CONNECTED layers to `level` overall."""
+    def uniform(ws: list[np.ndarray]) -> None:
+        sizes = np.array([w.size for w in ws], float)
+        edge = sizes[0] + sizes[-1]
+        mid_rate = (level * sizes.sum() - level / 2 * edge) / max(sizes.sum() - edge, 1)
+        rng = np.random.default_rng(seed)
+        for k, w in enumerate(ws):
+            rate = level / 2 if k in (0, len(ws) - 1) else min(mid_rate, 1.0)
+            order = np.lexsort((rng.random(w.size), np.abs(w.astype(np.int32))))
+            w[order[:int(round(rate * w.size))]] = 0
+
+    return _rewrite_weights(model, uniform)
+
+
+def prune_ticket(model: bytes, seed: int = 0) -> tuple[bytes, list[dict]]:
+    """Per-layer magnitude pruning to the LTH benchmark ticket's per-layer densities, by compress/lth.py's
+    own mask rule (`next_mask`) run for the ticket's levels; returns the model and per layer
+    (weights, non-zeros). Fails unless the total comes out at the ticket's 92.8 %."""
+    from acdeploy.compress.config import LthConfig
+    from acdeploy.compress.lth import next_mask
+
+    lth = LthConfig(**TICKET_LTH)
+    layers: list[dict] = []
+
+    def ticket(ws: list[np.ndarray]) -> None:
+        rng = np.random.default_rng(seed)
+        # |w| plus a random tie-break below one int8 step: the ranking of magnitude pruning, with
+        # the ties of int8 values broken at random as a trained kernel's float values would.
+        keys = {str(k): np.abs(w.astype(np.float64)) + 0.5 * rng.random(w.size) for k, w in enumerate(ws)}
+        mask = None
+        for _ in range(lth.levels):
+            mask = next_mask(keys, mask, lth)
+        for k, w in enumerate(ws):
+            w[mask[str(k)] == 0] = 0
+            layers.append({"weights": int(w.size), "nonzero": int(np.count_nonzero(w))})
+
+    out = _rewrite_weights(model, ticket)
+    total = sum(x["weights"] for x in layers)
+    sparsity = 1 - sum(x["nonzero"] for x in layers) / total
+    if round(sparsity * 100, 1) != round(TICKET_SPARSITY * 100, 1):
+        raise SystemExit(f"ticket-shaped pruning came out at {sparsity * 100:.2f} % sparse, not the ticket's "
+                         f"{TICKET_SPARSITY * 100:g} %: the student's prunable layers are not the LTH benchmark's")
+    return out, layers
+
+
+def revalue(model: bytes, seed: int = 1) -> bytes:
+    """The same zero pattern with other values: every non-zero CONV_2D / FULLY_CONNECTED weight replaced
+    by a random non-zero int8 (the quantisation parameters stay)."""
+    def other(ws: list[np.ndarray]) -> None:
+        rng = np.random.default_rng(seed)
+        for w in ws:
+            n = int(np.count_nonzero(w))
+            w[w != 0] = (rng.integers(1, 128, n) * rng.choice([-1, 1], n)).astype(np.int8)
+
+    return _rewrite_weights(model, other)
+
+
+def revalue_check(out: Path, targets) -> list[str]:
+    """Build the ticket-shaped model and a copy with other non-zero values (auto/balanced) and list
+    every layer whose kernel, stored bytes or instructions differ, and the firmware totals."""
+    from acdeploy import fileio
+
+    ticket = out / model_file(TICKET_SPARSITY, "ticket")
+    if not ticket.is_file():
+        raise SystemExit(f"{ticket}: measure the ticket-shaped rows first (--patterns ticket)")
+    other = out / "student_ticket_revalued.tflite"
+    fileio.write_bytes(other, revalue(ticket.read_bytes()))
+    lines = []
+    for t in targets:
+        a = measure_one(ticket, t, "auto", "balanced", out / f"v_ticket_{t}")
+        b = measure_one(other, t, "auto", "balanced", out / f"v_revalued_{t}")
+        lines.append(f"{t}: instructions {a['instructions']:,} / {b['instructions']:,}, flash {a['flash']:,} / "
+                     f"{b['flash']:,}, = TFLM {a['passed']} / {b['passed']}")
+        for la, lb in zip(a["layers"], b["layers"], strict=True):
+            if (la.get("variant"), la.get("stored_bytes"), la["instructions"]) != (
+                    lb.get("variant"), lb.get("stored_bytes"), lb["instructions"]):
+                lines.append(f"  layer {la['index']} {la['op']}: {la.get('variant')} / {lb.get('variant')}, bytes "
+                             f"{la.get('stored_bytes')} / {lb.get('stored_bytes')}, instructions {la['instructions']:,} / "
+                             f"{lb['instructions']:,}")
+    return lines
+
+
+def model_file(level: float, pattern: str) -> str:
+    return "student_ticket.tflite" if pattern == "ticket" else f"student_{level * 100:g}.tflite"
 
 
 def measure_one(model_path: Path, target: str, weights: str, objective: str, out: Path) -> dict:
@@ -82,22 +174,33 @@ def measure_one(model_path: Path, target: str, weights: str, objective: str, out
             "layers": layers}
 
 
-def measure(out: Path, levels, targets) -> dict:
+def pattern_of(run: dict) -> str:
+    return run.get("pattern", "uniform")
+
+
+def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | None = None) -> dict:
+    """Build and run every (level, pattern) x target x build; `keep`: earlier runs of other patterns kept in results.json."""
     from bench_firmware import student_model
 
     from acdeploy import fileio
 
     dense = student_model(out / "student_int8.tflite")
-    res = {"model": str(dense), "runs": []}
-    for level in levels:
-        path = out / f"student_{level * 100:g}.tflite"
-        fileio.write_bytes(path, prune_int8(dense.read_bytes(), level))
+    res = {"model": str(dense), "runs": [r for r in keep or [] if pattern_of(r) not in patterns]}
+    models = [(lv, "uniform", prune_int8(dense.read_bytes(), lv), None) for lv in levels if "uniform" in patterns]
+    if "ticket" in patterns:
+        ticket, layers = prune_ticket(dense.read_bytes())
+        models.append((TICKET_SPARSITY, "ticket", ticket, layers))
+        res["ticket_layers"] = layers
+    for level, pattern, data, _ in models:
+        path = out / model_file(level, pattern)
+        fileio.write_bytes(path, data)
+        tag = f"{level * 100:g}" if pattern == "uniform" else "ticket"
         for target in targets:
             for weights, objective in BUILDS:
-                run = measure_one(path, target, weights, objective, out / f"b_{level * 100:g}_{target}_{weights}_{objective}")
-                run["level"] = level
+                run = measure_one(path, target, weights, objective, out / f"b_{tag}_{target}_{weights}_{objective}")
+                run.update(level=level, pattern=pattern)
                 res["runs"].append(run)
-                print(f"{level * 100:g} % {target} {weights}/{objective}: {run['instructions']:,} instructions, "
+                print(f"{tag} {target} {weights}/{objective}: {run['instructions']:,} instructions, "
                       f"flash {run['flash']:,}, passed={run['passed']}", file=sys.stderr)
                 fileio.write_json(out / "results.json", res)
     return res
@@ -138,7 +241,7 @@ def _geometry(res: dict) -> None:
 
     graphs: dict[str, object] = {}
     for run in res["runs"]:
-        path = Path(res["model"]).parent / f"student_{run['level'] * 100:g}.tflite"
+        path = Path(res["model"]).parent / model_file(run["level"], pattern_of(run))
         g = graphs.setdefault(str(path), read_tflite(path.read_bytes()))
         for layer in run["layers"]:
             if "format" not in layer:
@@ -160,9 +263,13 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.3f}" if b else "-"
 
 
+def _label(level: float, pattern: str) -> str:
+    return f"{level * 100:g}" + (" ticket-shaped" if pattern == "ticket" else "")
+
+
 def markdown(res: dict, command: str) -> str:
-    runs = {(r["level"], r["target"], r["weights"], r["objective"]): r for r in res["runs"]}
-    levels = sorted({r["level"] for r in res["runs"]})
+    runs = {(r["level"], pattern_of(r), r["target"], r["weights"], r["objective"]): r for r in res["runs"]}
+    rows = sorted({(r["level"], pattern_of(r)) for r in res["runs"]}, key=lambda x: (x[0], PATTERNS.index(x[1])))
     targets = [t for t in TARGETS if any(r["target"] == t for r in res["runs"])]
 
     def conv(run, key="instructions"):
@@ -175,7 +282,10 @@ def markdown(res: dict, command: str) -> str:
         f"Command: `{command}` (machine: {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}; QEMU 7.2 `-icount shift=0`, arm-none-eabi-gcc `-O2`, DSP kernels).",
         "Model: the default student (width 1) on 40x51x1 log-mels, random initial weights, int8; its int8 "
-        "CONV_2D weights magnitude-pruned per layer to each level (first and last prunable layer at half the rate).",
+        "CONV_2D weights magnitude-pruned per layer. Rows with a plain sparsity: every level, first and last prunable "
+        "layer at half the rate of the others. Rows 'ticket-shaped': each layer pruned to exactly the non-zero count "
+        "of the LTH benchmark's 92.8 % ticket (compress/lth.py's rule: 3 levels at p = 0.6, scope layer, first and "
+        "last layer at half that rate); the weight values are the random student's, not the trained ticket's.",
         "Ratios are auto (balanced) over dense; 'dense DSP path' = `--weights dense` with objective speed "
         "(today's build: int16 copies on the 32-channel 1x1 convs). Conv = every CONV_2D layer (weights and "
         "instructions; depthwise is never pruned). Flash = firmware code + weights (`arm-none-eabi-size`).",
@@ -186,8 +296,8 @@ def markdown(res: dict, command: str) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for t in targets:
-        for lv in levels:
-            d, db, a = (runs.get((lv, t, w, o)) for w, o in BUILDS)
+        for lv, pat in rows:
+            d, db, a = (runs.get((lv, pat, t, w, o)) for w, o in BUILDS)
             if d is None or a is None or db is None:
                 continue
             dense_b, auto_b, prune_b = wbytes(d, "dense_bytes"), wbytes(a), wbytes(a, "tflm_prune_bytes")
@@ -197,17 +307,17 @@ def markdown(res: dict, command: str) -> str:
                      if layer["op"] in WEIGHTED and layer["variant"] != la["variant"]
                      and (layer["stored_bytes"] > la["stored_bytes"] or layer["instructions"] > la["instructions"])]
             lines.append(
-                f"| {t} | {lv * 100:g} | {dense_b:,} / {auto_b:,} | {_ratio(auto_b, dense_b)} ({_ratio(prune_b, dense_b)}) | "
+                f"| {t} | {_label(lv, pat)} | {dense_b:,} / {auto_b:,} | {_ratio(auto_b, dense_b)} ({_ratio(prune_b, dense_b)}) | "
                 f"{conv(d):,} / {conv(a):,} | {_ratio(conv(a), conv(d))} | {d['instructions']:,} / {a['instructions']:,} | "
                 f"{_ratio(a['instructions'], d['instructions'])} | {d['flash']:,} / {a['flash']:,} | "
                 f"{_ratio(a['flash'], d['flash'])} | {'yes' if a['passed'] and d['passed'] else 'NO'} | "
                 f"{'yes' if not worse else 'no: layers ' + ', '.join(map(str, worse))} |")
-    m4 = [lv for lv in levels if (lv, "cortex-m4", "auto", "balanced") in runs]
-    if m4:
-        lv = 0.928 if 0.928 in m4 else m4[-1]
-        a, db = runs[(lv, "cortex-m4", "auto", "balanced")], runs[(lv, "cortex-m4", "dense", "balanced")]
-        lines += ["", f"Per layer at {lv * 100:g} %, cortex-m4 (auto/balanced vs dense/balanced; predicted = cost model):", "",
-                  "| # | layer | format | kernel | non-zero / weights | bytes dense / stored | instr. dense | "
+    for lv, pat in [(TICKET_SPARSITY, "uniform"), (TICKET_SPARSITY, "ticket")]:
+        if (lv, pat, "cortex-m4", "auto", "balanced") not in runs:
+            continue
+        a, db = runs[(lv, pat, "cortex-m4", "auto", "balanced")], runs[(lv, pat, "cortex-m4", "dense", "balanced")]
+        lines += ["", f"Per layer at {_label(lv, pat)} %, cortex-m4 (auto/balanced vs dense/balanced; predicted = cost model):",
+                  "", "| # | layer | format | kernel | non-zero / weights | bytes dense / stored | instr. dense | "
                   "instr. auto (predicted) |", "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: |"]
         for la, ld in zip(a["layers"], db["layers"], strict=True):
             if "format" not in la:
@@ -226,7 +336,12 @@ def main() -> None:
     ap.add_argument("--calibrate", action="store_true",
                     help="cortex-m4 only, also --weights sparse; print the fitted cost-model constants")
     ap.add_argument("--reuse", action="store_true", help="render results.json again without measuring")
-    ap.add_argument("--levels", type=float, nargs="*", default=None, help="sparsity levels (fractions)")
+    ap.add_argument("--levels", type=float, nargs="*", default=None, help="sparsity levels (fractions) of the uniform pattern")
+    ap.add_argument("--patterns", nargs="+", choices=PATTERNS, default=list(PATTERNS),
+                    help="uniform: every level; ticket: the LTH ticket's per-layer densities (92.8 %%)")
+    ap.add_argument("--merge", action="store_true", help="keep results.json's runs of the patterns not measured now")
+    ap.add_argument("--revalue-check", action="store_true",
+                    help="after a ticket run: the same zeros with other values, per-layer differences (auto/balanced)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -235,16 +350,23 @@ def main() -> None:
         BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"), ("sparse", "balanced"))
     from acdeploy import fileio
 
+    results = args.out / "results.json"
+    if args.revalue_check:
+        print("\n".join(revalue_check(args.out, TARGETS)))
+        return
     if args.reuse:
-        res = json.loads((args.out / "results.json").read_text())
+        res = json.loads(results.read_text())
     else:
-        res = measure(args.out, args.levels or LEVELS, ("cortex-m4",) if args.calibrate else TARGETS)
-        fileio.write_json(args.out / "results.json", res)
+        keep = json.loads(results.read_text())["runs"] if args.merge and results.is_file() else None
+        res = measure(args.out, args.levels or LEVELS, ("cortex-m4",) if args.calibrate else TARGETS,
+                      tuple(args.patterns), keep)
+        fileio.write_json(results, res)
     if args.calibrate:
         _geometry(res)
         print(json.dumps(calibrate(res), indent=1))
     elif args.markdown:
-        print(markdown(res, ".venv/bin/python benchmarks/bench_sparse.py --markdown"))
+        cmd = " ".join(["--patterns", *args.patterns, "--merge"] if args.merge else [])
+        print(markdown(res, f".venv/bin/python benchmarks/bench_sparse.py {cmd} --markdown".replace("  ", " ")))
 
 
 if __name__ == "__main__":
