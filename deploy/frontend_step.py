@@ -225,7 +225,8 @@ def audio_report(build_dir: str | Path, run_log: str | None, wavs, graph, info) 
                      f"({front['frames']} frames per clip), {front['ram_bytes']:,} B RAM"
                      f"{', q31 fixed point' if front.get('fixed') else ''}")
     tout = graph.tensor(graph.outputs[0])
-    scale, zp = float(tout.quant.scale[0]), int(tout.quant.zero_point[0])
+    # A float-output model's firmware prints real values: no dequantisation.
+    scale, zp = (float(tout.quant.scale[0]), int(tout.quant.zero_point[0])) if tout.quant is not None else (1.0, 0)
     names = info.classes if info is not None and info.classes else None
     for clip, wav in zip(clips, wavs, strict=False):
         prob = as_probabilities(((np.array(clip["outputs"], dtype=np.float64) - zp) * scale)[None])[0]
