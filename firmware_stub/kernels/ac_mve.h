@@ -81,13 +81,25 @@ static inline int32x4_t ac_mve_vec4(int32_t a0, int32_t a1, int32_t a2, int32_t 
 AC_INLINE int32x4_t ac_mve_dot4(const int8_t *x, const int8_t *w0, const int8_t *w1, const int8_t *w2,
                          const int8_t *w3, int32_t k)
 {
-    register int32_t a0 __asm__("r4") = 0, a1 __asm__("r6") = 0, a2 __asm__("r8") = 0, a3 __asm__("r10") = 0;
+    register int32_t a0 __asm__("r4"), a1 __asm__("r6"), a2 __asm__("r8"), a3 __asm__("r10");
     int32_t n = k >> 4;
     /* A partial channel group repeats a row: opaque copies keep gcc from giving two of the
      * post-incremented operands one register. */
     __asm__("" : "+r"(w1), "+r"(w2), "+r"(w3));
     if (n > 0) {
-        __asm__ volatile("1:\n\t"
+        /* The first step without accumulation (VMLADAV) sets the sums: no zeroing. */
+        __asm__ volatile("vldrb.8 q0, [%[x]], #16\n\t"
+                         "vldrb.8 q1, [%[w0]], #16\n\t"
+                         "vmladav.s8 %[a0], q0, q1\n\t"
+                         "vldrb.8 q1, [%[w1]], #16\n\t"
+                         "vmladav.s8 %[a1], q0, q1\n\t"
+                         "vldrb.8 q1, [%[w2]], #16\n\t"
+                         "vmladav.s8 %[a2], q0, q1\n\t"
+                         "vldrb.8 q1, [%[w3]], #16\n\t"
+                         "vmladav.s8 %[a3], q0, q1\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "beq 2f\n"
+                         "1:\n\t"
                          "vldrb.8 q0, [%[x]], #16\n\t"
                          "vldrb.8 q1, [%[w0]], #16\n\t"
                          "vmladava.s8 %[a0], q0, q1\n\t"
@@ -98,11 +110,14 @@ AC_INLINE int32x4_t ac_mve_dot4(const int8_t *x, const int8_t *w0, const int8_t 
                          "vldrb.8 q1, [%[w3]], #16\n\t"
                          "vmladava.s8 %[a3], q0, q1\n\t"
                          "subs %[n], %[n], #1\n\t"
-                         "bne 1b"
+                         "bne 1b\n"
+                         "2:"
                          : [x] "+r"(x), [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [n] "+r"(n),
-                           [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3)
+                           [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3)
                          :
                          : "q0", "q1", "cc", "memory");
+    } else {
+        a0 = a1 = a2 = a3 = 0;
     }
     k &= 15;
     if (k > 0) {
