@@ -26,19 +26,44 @@ def _folded_bias(g: Graph, op: Operator, w: Tensor, input_offset: int, channels:
     return (cg.bias_values(g, op, channels) + input_offset * sums + (1 << 31)) % (1 << 32) - (1 << 31)
 
 
+def _constant_channels(w: Tensor, depthwise: bool, bias: np.ndarray, mults: list[int],
+                       shifts: list[int]) -> tuple[np.ndarray, list[int], list[int]]:
+    """bias', multipliers and shifts with every all-zero channel's output as a fast-table row.
+
+    A pruned-away channel sums to exactly its bias', so its output is the constant TFLM computes,
+    MultiplyByQuantizedMultiplier(bias', m, s) = v; but TFLite gives an all-zero channel a
+    degenerate scale (about 4e-9), whose multiplier fails the fast table's preconditions and would
+    cost the whole layer its table and sparse kernels. The row {8 v, 2^30, shift -2} gives v through
+    ac_requant_fast with no rounding (8v * 2^30 / 2^31 = 4v, then / 4); v is first limited to
+    [-256, 256], which leaves the int8 clamp's result unchanged for any output zero point."""
+    rows = np.asarray(w.data).reshape(-1, len(mults)).T if depthwise else np.asarray(w.data).reshape(len(mults), -1)
+    dead = np.flatnonzero(~rows.any(axis=1))
+    if dead.size == 0:
+        return bias, mults, shifts
+    bias, mults, shifts = np.array(bias, np.int64), list(mults), list(shifts)
+    for c in dead:
+        if shifts[c] > 0:  # a multiplier above one fails the table anyway
+            continue
+        v = min(256, max(-256, quant.multiply_by_quantized_multiplier(int(bias[c]), mults[c], shifts[c])))
+        bias[c], mults[c], shifts[c] = 8 * v, 1 << 30, -2
+    return bias, mults, shifts
+
+
 def _requant_rows(e: cg.Emitter, op: Operator, mults: list[int], shifts: list[int],
                   depthwise: bool) -> list[list[int]] | None:
     """Rows {bias', multiplier, r, 2^(r-1) + (zp << r)} for ac_requant_fast, or None when a channel
     does not meet its preconditions (multiplier >= 2^30, shift <= -2) or a sum could leave int32;
-    bias' is the folded bias for conv."""
-    if not all(m >= 1 << 30 and s <= -2 for m, s in zip(mults, shifts, strict=True)):
-        return None
+    bias' is the folded bias for conv. A channel whose weights are all zero gets a row of its own
+    (see _constant_channels)."""
     g = e.graph
     oc = len(mults)
     bias = (cg.bias_values(g, op, oc) if depthwise
             else _folded_bias(g, op, g.tensor(op.inputs[1]), -cg.zp(g.tensor(op.inputs[0])), oc))
-    zp = cg.zp(g.tensor(op.outputs[0]))
     w = g.tensor(op.inputs[1])
+    bias, mults, shifts = _constant_channels(w, depthwise, bias, mults, shifts)
+    if not all(m >= 1 << 30 and s <= -2 for m, s in zip(mults, shifts, strict=True)):
+        return None
+    zp = cg.zp(g.tensor(op.outputs[0]))
     # The output zero point rides in the rounding term: (u + 2^(r-1) + zp 2^r) >> r is the
     # shifted value plus zp exactly, provided the sum stays in int32. |u| <= |acc + bias| / 2 + 1
     # and |acc| <= taps * 255 * 128 (input plus offset, int8 weight; taps per output channel).

@@ -12,11 +12,13 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import flatbuffers
 import numpy as np
 import pytest
 from conftest import require_tools
 from kernel_cases import cases, chain_case, prune, wide_fc_case
 from kernel_harness import build_and_run, mismatches, prepare
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.deploy.build import BuildOptions, build
 from acdeploy.deploy.ops import sparse_weights
@@ -58,6 +60,52 @@ def test_sparse_kernels_are_called(nets):
 def test_sparse_bit_exact_with_tflm(nets, tmp_path, dsp):
     got, _ = build_and_run(nets, tmp_path, dsp_emulate=dsp)
     assert mismatches(nets, got) == []
+
+
+def _dead_channel(model: bytes) -> bytes:
+    """Output channel 0 of the model's first op pruned away, with the weight scale TFLite's converter
+    gives an all-zero channel (about 4e-9: a multiplier far below the fast table's range)."""
+    m = fb.ModelT.InitFromPackedBuf(model, 0)
+    sg = m.subgraphs[0]
+    op = sg.operators[0]
+    w = sg.tensors[op.inputs[1]]
+    buf = m.buffers[w.buffer]
+    data = np.frombuffer(bytes(np.asarray(buf.data, np.uint8)), np.int8).reshape(w.shape).copy()
+    data[0] = 0
+    buf.data = data.tobytes()
+    scale = np.array(w.quantization.scale, np.float32)
+    scale[0] = 3.937008e-09
+    w.quantization.scale = scale.tolist()
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        in_scale = np.float32(sg.tensors[op.inputs[0]].quantization.scale[0])
+        sg.tensors[op.inputs[2]].quantization.scale = (in_scale * scale).astype(np.float32).tolist()
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_a_pruned_away_channel_keeps_the_sparse_kernel(tmp_path):
+    # A trained ticket can prune a whole output channel; its degenerate scale must not cost the
+    # layer its requantisation table (and with it the sparse kernel): the channel's constant output
+    # gets a table row of its own, bit-exact with TFLM.
+    picked = []
+    for i, m in enumerate(cases("conv_fast", 40, SEED + 2)):
+        w = read_tflite(m).tensor(read_tflite(m).operators[0].inputs[1])
+        if w.shape[0] >= 2 and len(np.atleast_1d(w.quant.scale)) == w.shape[0]:
+            picked.append(prune(m, 0.9, seed=i))
+    before = prepare(picked, n_vectors=2, seed=SEED, weights="sparse")
+    sparse = [k for k, n in enumerate(before) if n.code.formats[0].format == "sparse"]
+    assert len(sparse) >= 4
+    dead = [_dead_channel(picked[k]) for k in sparse]
+    nets = prepare(dead, n_vectors=2, seed=SEED, weights="sparse")
+    assert [n.code.formats[0].format for n in nets] == ["sparse"] * len(sparse)
+    # the dense kernels that read the same rows keep them too
+    dense = prepare(dead, n_vectors=2, seed=SEED, weights="dense", names=[f"d{k}" for k in sparse])
+    assert ([n.code.formats[0].variant for n in dense]
+            == [n.code.formats[0].variant for n in prepare([picked[k] for k in sparse], weights="dense")])
+    for dsp in (False, True):
+        got, _ = build_and_run(nets + dense, tmp_path / str(dsp), dsp_emulate=dsp)
+        assert mismatches(nets + dense, got) == []
 
 
 def test_encodings_round_trip():
