@@ -7,7 +7,7 @@ self-test against the vectors TFLM produced).
 Paths: 1x1 conv with adjacent pixels, folded bias and the requantisation table (int8 and int16
 pre-extended weights); 1x1 stride 2;
 the gathered-taps conv for 1-3 input channels and the 3x3 one-channel stem; depthwise 3x3 interior + borders; a layer whose
-multipliers need the exact (not the fast) requantisation; odd channel counts; ADD from its tables; max pooling; fully connected.
+multipliers need the exact (not the fast) requantisation; odd channel counts; ADD from its tables; max and average pooling; fully connected.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ pytestmark = [pytest.mark.toolchain, pytest.mark.slow]
 def _kind(model: bytes) -> str | None:
     g = read_tflite(model)
     op = g.operators[0]
-    if op.opcode == "MAX_POOL_2D":
-        return "max_pool" if g.tensor(op.inputs[0]).shape[3] % 16 else None  # Helium tail too
+    if op.opcode in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        kind = "max_pool" if op.opcode == "MAX_POOL_2D" else "avg_pool"
+        return kind if g.tensor(op.inputs[0]).shape[3] % 8 else None  # Helium tail too
     if op.opcode == "FULLY_CONNECTED":
         return "fully_connected" if int(g.tensor(op.inputs[1]).shape[0]) % 4 else None
     if op.opcode not in ("CONV_2D", "DEPTHWISE_CONV_2D", "ADD"):
@@ -77,7 +78,7 @@ MODELS = _pick()
 
 def test_every_path_has_a_model():
     assert set(MODELS) == {"pointwise", "pointwise_int16", "pointwise_odd", "pointwise_s2", "gather", "gather_3x3x1",
-                           "dw3x3", "dw3x3_wide", "add", "rows_5x5", "max_pool", "fully_connected"}
+                           "dw3x3", "dw3x3_wide", "add", "rows_5x5", "max_pool", "avg_pool", "fully_connected"}
 
 
 @pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
