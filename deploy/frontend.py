@@ -283,6 +283,8 @@ def tables_source(spec: FrontEndSpec) -> str:
         f"const float acfront_th_first = {_f32(np.float32(t.th_first))};",
         f"const float acfront_th_ratio = {_f32(np.float32(t.th_ratio))};",
         f"const float acfront_th_offset = {_f32(np.float32(t.th_offset))};",
+        f"const float acfront_th_bits_first = {_f32(np.float32((math.log2(t.th_first) + 127) * 2.0 ** 23))};",
+        f"const float acfront_th_bits_step = {_f32(np.float32(1.0 / (math.log2(t.th_ratio) * 2.0 ** 23)))};",
         "#endif",
         "",
     ])
@@ -313,13 +315,14 @@ def table_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     t = tables(spec)
     window = 2 * ((spec.features.win_length // 2 + 1) if t.symmetric else spec.features.win_length)
     shared = window + 2 * len(t.seg_start) + 2 * len(t.rise_q16)
-    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed else 4 * spec.features.n_mels + 12)
+    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed else 4 * spec.features.n_mels + 20)
 
 
 def ram_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     """acfront_ram_bytes() on a 32-bit core: sample ring, FFT input and output, frame ring, FFT
-    instance (24 bytes either way), and the thresholds (float) or the power spectrum (fixed)."""
+    instance (24 bytes either way), and the thresholds and mel weights as floats (float) or the power
+    spectrum (fixed)."""
     n, ring = spec.features.n_fft, spec.frames * spec.features.n_mels
     if fixed:
         return 2 * n + ring + 4 * n + 8 * n + 24 + 8 * (n // 2 + 1)
-    return 2 * n + ring + 4 * n + 4 * n + 24 + 4 * 255
+    return 2 * n + ring + 4 * n + 4 * (n + 2) + 24 + 4 * 255 + 4 * max(len(tables(spec).rise_q16), 1)

@@ -38,18 +38,25 @@ static uint32_t headroom;    /* bits the current frame was scaled up by before t
 #else
 typedef float energy_t;
 static arm_rfft_fast_instance_f32 fft;
-static float frame_buf[N]; /* FFT input (CMSIS uses it as scratch), then the power spectrum */
-static float spec[N];
+static float frame_buf[N]; /* FFT input (CMSIS uses it as scratch) */
+static float spec[N + 2]; /* FFT output, bin N/2 unpacked to the end */
 #endif
 static int fft_ready;
+/* once per clip or start: compiled for size (flash is the front end's budget), not speed */
+#define COLD __attribute__((cold))
 
 #if ACFRONT_FIXED
 #define thresholds acfront_thresholds
 #else
 /* threshold k = th_first * th_ratio^k - log_offset (in the FFT's units), made once in RAM */
 static float thresholds[255];
+/* the mel weights as floats, made once in RAM: the power x weight loop then needs no conversion */
+static float rise[ACFRONT_N_RISE > 0 ? ACFRONT_N_RISE : 1];
 
-static void make_thresholds(void) {
+COLD static void make_thresholds(void) {
+    for (int k = 0; k < ACFRONT_N_RISE; k++) {
+        rise[k] = (float)acfront_rise_q16[k];
+    }
     float e = acfront_th_first;
     for (int k = 0; k < 255; k++) {
         float t = e - acfront_th_offset;
@@ -59,6 +66,7 @@ static void make_thresholds(void) {
 }
 #endif
 
+#if ACFRONT_FIXED
 static int8_t quantize(energy_t mel) {
     /* q = -128 + the number of thresholds below mel: the int8 value the host's
      * round(((log(mel + offset) - mean) / std) / scale) + zero_point, clipped, gives. */
@@ -73,6 +81,27 @@ static int8_t quantize(energy_t mel) {
     }
     return (int8_t)((int)lo - 128);
 }
+#else
+static int8_t quantize(float mel) {
+    /* q = -128 + the number of thresholds below mel (as above). The thresholds + offset are
+     * geometric, so log2(mel + offset) nearly gives the count; a float's bits read as an integer
+     * are 2^23 (log2(x) + 127) to within 0.09 x 2^23, so the count is estimated from them and made
+     * exact by walking the table: a step or two instead of a binary search's eight. */
+    union {
+        float f;
+        uint32_t u;
+    } v = {mel + acfront_th_offset};
+    float kf = ((float)v.u - acfront_th_bits_first) * acfront_th_bits_step;
+    int k = kf <= 0.0f ? 0 : kf >= 255.0f ? 255 : (int)kf;
+    while (k < 255 && thresholds[k] < mel) {
+        k++;
+    }
+    while (k > 0 && !(thresholds[k - 1] < mel)) {
+        k--;
+    }
+    return (int8_t)(k - 128);
+}
+#endif
 
 #if ACFRONT_FIXED
 typedef q31_t sample_t;
@@ -80,20 +109,65 @@ typedef q31_t sample_t;
 typedef float sample_t;
 #endif
 
+#if !ACFRONT_FIXED
+/* Two samples per step, as a word of two 16-bit halves (little endian): on a core with the DSP
+ * extension, gcc makes lo(a) x lo(b) and hi(a) x hi(b) one SMULBB / SMULTT (SMULBT, SMULTB) each.
+ * The float build's cores (M4, M7, M33, M55, the host) allow unaligned word loads; an M0+ does not. */
+#define ACFRONT_PAIRS 1
+static inline int32_t pair(const int16_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#define LO(v) ((int32_t)(int16_t)(v))
+#define HI(v) ((v) >> 16)
+#else
+#define ACFRONT_PAIRS 0
+#endif
+
 /* x[i] = src[i - a] * window[i] for i in [a, b). A symmetric window (Hamming, Hann, ...: w[i] =
  * w[L - i]) is stored as its first half, so the second half reads it backwards. */
 static void window_span(sample_t *x, const int16_t *src, uint32_t a, uint32_t b) {
     const int16_t *w = acfront_window_q15;
+    uint32_t i = a;
 #if ACFRONT_WIN_SYMMETRIC
     uint32_t mid = b < ACFRONT_WIN_LENGTH / 2 + 1 ? b : ACFRONT_WIN_LENGTH / 2 + 1;
-    for (uint32_t i = a; i < mid; i++) {
-        x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
+#if ACFRONT_PAIRS
+    for (; i + 2 <= mid; i += 2) {
+        int32_t s2 = pair(src + (i - a)), w2 = pair(w + i);
+        x[i] = (float)(LO(s2) * LO(w2));
+        x[i + 1] = (float)(HI(s2) * HI(w2));
     }
-    for (uint32_t i = mid > a ? mid : a; i < b; i++) {
+    if (i < mid) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
+        i++;
+    }
+    /* here i = max(a, mid); w[L - i] and w[L - i - 1] are one word, backwards */
+    for (; i + 2 <= b; i += 2) {
+        int32_t s2 = pair(src + (i - a)), w2 = pair(w + (ACFRONT_WIN_LENGTH - i - 1));
+        x[i] = (float)(LO(s2) * HI(w2));
+        x[i + 1] = (float)(HI(s2) * LO(w2));
+    }
+    if (i < b) {
         x[i] = (sample_t)((int32_t)src[i - a] * w[ACFRONT_WIN_LENGTH - i]);
     }
 #else
-    for (uint32_t i = a; i < b; i++) {
+    for (; i < mid; i++) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
+    }
+    for (i = mid > a ? mid : a; i < b; i++) {
+        x[i] = (sample_t)((int32_t)src[i - a] * w[ACFRONT_WIN_LENGTH - i]);
+    }
+#endif
+#else
+#if ACFRONT_PAIRS
+    for (; i + 2 <= b; i += 2) {
+        int32_t s2 = pair(src + (i - a)), w2 = pair(w + i);
+        x[i] = (float)(LO(s2) * LO(w2));
+        x[i + 1] = (float)(HI(s2) * HI(w2));
+    }
+#endif
+    for (; i < b; i++) {
         x[i] = (sample_t)((int32_t)src[i - a] * w[i]);
     }
 #endif
@@ -138,44 +212,55 @@ static void compute_frame(void) {
         uint32_t shift = ACFRONT_POWER_SHIFT + 2 * headroom;
         power[k] = ((uint64_t)(re * re) + (uint64_t)(im * im) + ((uint64_t)1 << (shift - 1))) >> shift;
     }
-    const uint64_t *p = power;
-#else
-    arm_rfft_fast_f32(&fft, frame_buf, spec, 0);
-    /* packed output: spec[0] = X[0], spec[1] = X[N/2] (both real), then re/im of X[1..N/2-1] */
-    float *p = frame_buf;
-    p[0] = spec[0] * spec[0];
-    p[N / 2] = spec[1] * spec[1];
-    for (uint32_t k = 1; k < N / 2; k++) {
-        float re = spec[2 * k], im = spec[2 * k + 1];
-        p[k] = re * re + im * im;
-    }
-#endif
     /* Mel bands as overlapping triangles: in segment s, bin k is on band s's rising slope (weight
      * r = rise_q16 / 65535) and band s - 1's falling one (1 - r), before each band's normalisation. */
+    const uint64_t *p = power;
     int8_t *out = features[frames_done % ACFRONT_FRAMES];
     const uint16_t *r = acfront_rise_q16;
-    energy_t falling = 0; /* band s - 1's falling part, from the segment before */
+    uint64_t falling = 0; /* band s - 1's falling part, from the segment before */
     for (int s = 0; s <= ACFRONT_N_MELS; s++) {
-        energy_t up = 0, down = 0;
+        uint64_t up = 0, down = 0;
         for (uint32_t k = acfront_seg_start[s]; k < acfront_seg_start[s + 1]; k++) {
-            energy_t u = p[k] * (energy_t)*r++;
+            uint64_t u = p[k] * *r++;
             up += u;
-            down += p[k] * (energy_t)65535 - u;
+            down += p[k] * 65535u - u;
         }
         if (s >= 1) {
-            energy_t sum = falling + down;
-#if ACFRONT_FIXED
-            out[s - 1] = quantize((sum >> 16) * acfront_enorm[s - 1]);
-#else
-            out[s - 1] = quantize(sum * acfront_enorm[s - 1]);
-#endif
+            out[s - 1] = quantize(((falling + down) >> 16) * acfront_enorm[s - 1]);
         }
         falling = up;
     }
+#else
+    arm_rfft_fast_f32(&fft, frame_buf, spec, 0);
+    /* packed output: spec[0] = X[0], spec[1] = X[N/2] (both real), then re/im of X[1..N/2-1];
+     * unpacked here so that every bin k is spec[2k], spec[2k + 1] */
+    spec[N] = spec[1];
+    spec[N + 1] = 0.0f;
+    spec[1] = 0.0f;
+    /* Power and mel in one pass over the bins with mel weight only (bins outside fmin..fmax are
+     * never squared). In segment s, bin k is on band s's rising slope (weight r = rise / 65535)
+     * and band s - 1's falling one (1 - r): per segment, the sum of power x rise and of the power. */
+    int8_t *out = features[frames_done % ACFRONT_FRAMES];
+    const float *r = rise;
+    const float *x = spec + 2 * acfront_seg_start[0];
+    float falling = 0.0f; /* band s - 1's falling part, from the segment before */
+    for (int s = 0; s <= ACFRONT_N_MELS; s++) {
+        float up = 0.0f, all = 0.0f;
+        for (const float *end = spec + 2 * acfront_seg_start[s + 1]; x < end; x += 2) {
+            float p = x[0] * x[0] + x[1] * x[1];
+            up += p * *r++;
+            all += p;
+        }
+        if (s >= 1) {
+            out[s - 1] = quantize((falling + (all * 65535.0f - up)) * acfront_enorm[s - 1]);
+        }
+        falling = up;
+    }
+#endif
     frames_done++;
 }
 
-static void init_fft(void) {
+COLD static void init_fft(void) {
 #if ACFRONT_FIXED
     CAT3(arm_rfft_init_, ACFRONT_N_FFT, _q31)(&fft, 0, 1);
 #else
@@ -185,7 +270,7 @@ static void init_fft(void) {
     fft_ready = 1;
 }
 
-void acfront_reset(void) {
+COLD void acfront_reset(void) {
     if (!fft_ready) {
         init_fft();
     }
@@ -243,7 +328,7 @@ int acfront_ready(void) {
     return !has_served || frames_done - served >= stride;
 }
 
-void acfront_input(int8_t *model_input) {
+COLD void acfront_input(int8_t *model_input) {
     /* model layout [mel][frame]; the oldest of the last FRAMES frames first */
     uint32_t n = frames_done < ACFRONT_FRAMES ? frames_done : ACFRONT_FRAMES;
     uint32_t first = frames_done - n;
@@ -263,7 +348,7 @@ size_t acfront_ram_bytes(void) {
 #if ACFRONT_FIXED
            + sizeof power
 #else
-           + sizeof thresholds
+           + sizeof thresholds + sizeof rise
 #endif
         ;
 }

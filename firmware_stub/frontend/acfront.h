@@ -54,6 +54,9 @@ extern const uint64_t acfront_thresholds[255];
 #else
 extern const float acfront_enorm[ACFRONT_N_MELS];
 extern const float acfront_th_first, acfront_th_ratio, acfront_th_offset;
+/* (log2(acfront_th_first) + 127) x 2^23 and 1 / (log2(acfront_th_ratio) x 2^23): quantize()'s
+ * estimate of a threshold's index from a float's bits */
+extern const float acfront_th_bits_first, acfront_th_bits_step;
 #endif
 
 #ifdef __cplusplus
