@@ -1,5 +1,5 @@
 """Sparse weights benchmark: flash and instructions of the generated firmware for magnitude-pruned
-copies of the default student, per weight format, on Cortex-M4 / M7 / M33 in QEMU
+copies of the default student, per weight format, on Cortex-M4 / M7 / M33 / M55 in QEMU
 (-icount shift=0: instructions), every firmware checked against TFLM's outputs.
 
 Model: the registry's default student at width 1 (benchmarks/bench_firmware.py `student_model`:
@@ -23,6 +23,13 @@ Per-layer instructions from the `make PROFILE=1` build (vector 0).
     .venv/bin/python benchmarks/bench_sparse.py --patterns ticket --merge --markdown   # ticket rows only
     .venv/bin/python benchmarks/bench_sparse.py --revalue-check   # same zeros, other values: what changes
     .venv/bin/python benchmarks/bench_sparse.py --calibrate   # fit deploy/weight_formats.py's constants (M4)
+    .venv/bin/python benchmarks/bench_sparse.py --calibrate --targets cortex-m55 --out runs/bench_sparse_m55 --markdown
+    .venv/bin/python benchmarks/bench_sparse.py --calibrate --targets cortex-m55 --model TICKET.tflite --out DIR --markdown
+
+--calibrate adds auto/speed and --weights sparse builds, prints the fitted constants per core and, with
+--markdown, a table of auto vs dense vs sparse per core (instructions, flash, auto never slower than dense
+per layer under speed and balanced). --model: a given int8 model (e.g. a quickstart ticket) instead of the
+pruned students.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 LEVELS = (0.0, 0.5, 0.75, 0.9, 0.928, 0.95)
-TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33")
+TARGETS = ("cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"))
 WEIGHTED = ("CONV_2D", "FULLY_CONNECTED")
 PATTERNS = ("uniform", "ticket")
@@ -149,6 +156,8 @@ def revalue_check(out: Path, targets) -> list[str]:
 
 
 def model_file(level: float, pattern: str) -> str:
+    if pattern == "model":
+        return "given_model.tflite"
     return "student_ticket.tflite" if pattern == "ticket" else f"student_{level * 100:g}.tflite"
 
 
@@ -178,15 +187,25 @@ def pattern_of(run: dict) -> str:
     return run.get("pattern", "uniform")
 
 
-def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | None = None) -> dict:
-    """Build and run every (level, pattern) x target x build; `keep`: earlier runs of other patterns kept in results.json."""
+def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | None = None,
+            model: Path | None = None) -> dict:
+    """Build and run every (level, pattern) x target x build; `keep`: earlier runs of other patterns kept in results.json;
+    `model`: that int8 model alone (pattern "model", level its CONV_2D / FULLY_CONNECTED sparsity)."""
     from bench_firmware import student_model
 
     from acdeploy import fileio
 
-    dense = student_model(out / "student_int8.tflite")
-    res = {"model": str(dense), "runs": [r for r in keep or [] if pattern_of(r) not in patterns]}
-    models = [(lv, "uniform", prune_int8(dense.read_bytes(), lv), None) for lv in levels if "uniform" in patterns]
+    if model is not None:
+        res = {"model": str(out / model_file(0, "model")), "source": str(model), "runs": []}
+        ws: list[np.ndarray] = []
+        _rewrite_weights(model.read_bytes(), ws.extend)
+        level = 1 - sum(int(np.count_nonzero(w)) for w in ws) / sum(w.size for w in ws)
+        models = [(round(level, 4), "model", model.read_bytes(), None)]
+        patterns = ()
+    else:
+        dense = student_model(out / "student_int8.tflite")
+        res = {"model": str(dense), "runs": [r for r in keep or [] if pattern_of(r) not in patterns]}
+        models = [(lv, "uniform", prune_int8(dense.read_bytes(), lv), None) for lv in levels if "uniform" in patterns]
     if "ticket" in patterns:
         ticket, layers = prune_ticket(dense.read_bytes())
         models.append((TICKET_SPARSITY, "ticket", ticket, layers))
@@ -194,7 +213,7 @@ def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | No
     for level, pattern, data, _ in models:
         path = out / model_file(level, pattern)
         fileio.write_bytes(path, data)
-        tag = f"{level * 100:g}" if pattern == "uniform" else "ticket"
+        tag = f"{level * 100:g}" if pattern == "uniform" else pattern
         for target in targets:
             for weights, objective in BUILDS:
                 run = measure_one(path, target, weights, objective, out / f"b_{tag}_{target}_{weights}_{objective}")
@@ -206,13 +225,13 @@ def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | No
     return res
 
 
-def calibrate(res: dict) -> dict[str, tuple[float, float, float]]:
-    """Least-squares (per_mac, per_output, per_tap) per kernel family from the M4 per-layer counts."""
+def calibrate(res: dict, target: str = "cortex-m4") -> dict[str, tuple[float, float, float]]:
+    """Least-squares (per_mac, per_output, per_tap) per kernel family from one core's per-layer counts."""
     from acdeploy.deploy.weight_formats import family
 
     rows: dict[str, list] = {}
     for run in res["runs"]:
-        if run["target"] != "cortex-m4":
+        if run["target"] != target:
             continue
         for layer in run["layers"]:
             if "format" not in layer:
@@ -264,12 +283,12 @@ def _ratio(a: float, b: float) -> str:
 
 
 def _label(level: float, pattern: str) -> str:
-    return f"{level * 100:g}" + (" ticket-shaped" if pattern == "ticket" else "")
+    return f"{level * 100:.3g}" + {"ticket": " ticket-shaped", "model": " (given model)"}.get(pattern, "")
 
 
 def markdown(res: dict, command: str) -> str:
     runs = {(r["level"], pattern_of(r), r["target"], r["weights"], r["objective"]): r for r in res["runs"]}
-    rows = sorted({(r["level"], pattern_of(r)) for r in res["runs"]}, key=lambda x: (x[0], PATTERNS.index(x[1])))
+    rows = sorted({(r["level"], pattern_of(r)) for r in res["runs"]}, key=lambda x: (x[0], (*PATTERNS, "model").index(x[1])))
     targets = [t for t in TARGETS if any(r["target"] == t for r in res["runs"])]
 
     def conv(run, key="instructions"):
@@ -329,16 +348,54 @@ def markdown(res: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _never_worse(dense: dict, auto: dict) -> list[int]:
+    """Weighted layers where auto runs another kernel than dense and more instructions. A layer built
+    the same way in both can move by a few dozen instructions with the code layout, which is not a choice."""
+    return [la["index"] for ld, la in zip(dense["layers"], auto["layers"], strict=True)
+            if la["op"] in WEIGHTED and la.get("variant") != ld.get("variant") and la["instructions"] > ld["instructions"]]
+
+
+def compare_markdown(res: dict) -> str:
+    """Per core measured with the --calibrate builds: auto vs dense vs sparse (objective balanced;
+    speed for the never-worse check too), firmware instructions and flash, conv-layer instructions."""
+    runs = {(r["level"], pattern_of(r), r["target"], r["weights"], r["objective"]): r for r in res["runs"]}
+    keys = sorted({k[:3] for k in runs if (*k[:3], "sparse", "balanced") in runs and (*k[:3], "auto", "speed") in runs},
+                  key=lambda k: (TARGETS.index(k[2]), k[0], (*PATTERNS, "model").index(k[1])))
+    lines = ["| target | sparsity % | firmware instr.: dense / auto / sparse | firmware flash: dense / auto / sparse "
+             "| conv instr.: dense / auto / sparse | layers auto made sparse | auto never slower than dense per layer "
+             "(speed; balanced) | = TFLM |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    for lv, pat, t in keys:
+        d, a, sp = (runs[(lv, pat, t, w, "balanced")] for w in ("dense", "auto", "sparse"))
+        ds, as_ = runs[(lv, pat, t, "dense", "speed")], runs[(lv, pat, t, "auto", "speed")]
+
+        def conv(run):
+            return sum(layer["instructions"] for layer in run["layers"] if layer["op"] in WEIGHTED)
+
+        made = sum(1 for layer in a["layers"] if layer.get("format") == "sparse")
+        weighted = sum(1 for layer in a["layers"] if "format" in layer)
+        verdict = "; ".join("yes" if not w else "no: layers " + ", ".join(map(str, w))
+                            for w in (_never_worse(ds, as_), _never_worse(d, a)))
+        ok = all(r["passed"] for r in (d, a, sp, ds, as_))
+        lines.append(f"| {t} | {_label(lv, pat)} | {d['instructions']:,} / {a['instructions']:,} / {sp['instructions']:,} "
+                     f"| {d['flash']:,} / {a['flash']:,} / {sp['flash']:,} | {conv(d):,} / {conv(a):,} / {conv(sp):,} "
+                     f"| {made} of {weighted} | {verdict} | {'yes' if ok else 'NO'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/bench_sparse"))
     ap.add_argument("--markdown", action="store_true", help="print the docs/BENCHMARKS.md section")
     ap.add_argument("--calibrate", action="store_true",
-                    help="cortex-m4 only, also --weights sparse; print the fitted cost-model constants")
+                    help="also --weights sparse; print the fitted cost-model constants per target (default cortex-m4)")
+    ap.add_argument("--targets", nargs="+", choices=TARGETS, default=None,
+                    help="cores to measure (default: all; --calibrate: cortex-m4)")
     ap.add_argument("--reuse", action="store_true", help="render results.json again without measuring")
     ap.add_argument("--levels", type=float, nargs="*", default=None, help="sparsity levels (fractions) of the uniform pattern")
     ap.add_argument("--patterns", nargs="+", choices=PATTERNS, default=list(PATTERNS),
                     help="uniform: every level; ticket: the LTH ticket's per-layer densities (92.8 %%)")
+    ap.add_argument("--model", type=Path, default=None, help="measure this int8 model instead of the pruned students")
     ap.add_argument("--merge", action="store_true", help="keep results.json's runs of the patterns not measured now")
     ap.add_argument("--revalue-check", action="store_true",
                     help="after a ticket run: the same zeros with other values, per-layer differences (auto/balanced)")
@@ -347,23 +404,27 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     global BUILDS
     if args.calibrate:
-        BUILDS = (("dense", "speed"), ("dense", "balanced"), ("auto", "balanced"), ("sparse", "balanced"))
+        BUILDS = (("dense", "speed"), ("auto", "speed"), ("dense", "balanced"), ("auto", "balanced"), ("sparse", "balanced"))
     from acdeploy import fileio
 
     results = args.out / "results.json"
     if args.revalue_check:
-        print("\n".join(revalue_check(args.out, TARGETS)))
+        print("\n".join(revalue_check(args.out, args.targets or TARGETS)))
         return
     if args.reuse:
         res = json.loads(results.read_text())
     else:
         keep = json.loads(results.read_text())["runs"] if args.merge and results.is_file() else None
-        res = measure(args.out, args.levels or LEVELS, ("cortex-m4",) if args.calibrate else TARGETS,
-                      tuple(args.patterns), keep)
+        targets = tuple(args.targets or (("cortex-m4",) if args.calibrate else TARGETS))
+        res = measure(args.out, args.levels or LEVELS, targets,
+                      tuple(args.patterns), keep, args.model)
         fileio.write_json(results, res)
     if args.calibrate:
         _geometry(res)
-        print(json.dumps(calibrate(res), indent=1))
+        for t in sorted({r["target"] for r in res["runs"]}, key=TARGETS.index):
+            print(t, json.dumps(calibrate(res, t), indent=1))
+        if args.markdown:
+            print(compare_markdown(res))
     elif args.markdown:
         cmd = " ".join(["--patterns", *args.patterns, "--merge"] if args.merge else [])
         print(markdown(res, f".venv/bin/python benchmarks/bench_sparse.py {cmd} --markdown".replace("  ", " ")))

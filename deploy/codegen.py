@@ -85,7 +85,7 @@ class Emitter:
     offset_names: dict[int, str] = field(default_factory=dict)  # arena tensor -> its offset macro
     weights: str = "auto"  # weight formats: auto | dense | sparse (deploy/weight_formats.py)
     objective: str = "speed"  # what auto and the dense formats optimise: speed | size | balanced
-    dsp: bool = True  # the cost model's core: the DSP loops or the portable ones
+    core: str = "cortex-m4"  # the cost model's core (weight_formats.COSTS)
     formats: dict = field(default_factory=dict)  # layer index -> weight_formats.LayerFormat
 
     # --- names and references -----------------------------------------------------------
@@ -191,9 +191,9 @@ def core_io(graph: Graph) -> tuple[int, int]:
 
 
 def _emit_layers(graph: Graph, plan, prefix: str, layers: list[Operator], reference: bool, weights: str,
-                 objective: str, dsp: bool) -> Emitter:
+                 objective: str, core: str) -> Emitter:
     e = Emitter(graph, dict(plan.offsets), _check_prefix(prefix), reference=reference, weights=weights,
-                objective=objective, dsp=dsp)
+                objective=objective, core=core)
     for op in layers:
         try:
             ops.lookup(op.opcode).emit(e, op)
@@ -206,20 +206,20 @@ def _emit_layers(graph: Graph, plan, prefix: str, layers: list[Operator], refere
 
 def generate(graph: Graph, plan, prefix: str = "acnet", macs: int | None = None,
              source_name: str = "", reference: bool = False, weights: str = "auto", objective: str = "speed",
-             dsp: bool = True) -> GeneratedNetwork:
+             core: str = "cortex-m4") -> GeneratedNetwork:
     """Emit acnet.c/.h for `graph` with activations at `plan.offsets` in a `plan.arena_bytes` arena.
 
     reference: every layer calls its op's reference kernel instead of the optimized variant the
     generator would choose (the oracle of tests/deploy/test_kernels_variants.py).
-    weights, objective, dsp: each weighted layer's format (deploy/weight_formats.py)."""
+    weights, objective, core: each weighted layer's format (deploy/weight_formats.py; core: a COSTS key)."""
     from acdeploy.deploy.weight_formats import check_mode, sparse_pays
 
     check_mode(weights, objective)
     ops.check_supported(graph, source_name or "model")
     layers, core_in, core_out, q, dq = _io(graph)
-    e = _emit_layers(graph, plan, prefix, layers, reference, weights, objective, dsp)
+    e = _emit_layers(graph, plan, prefix, layers, reference, weights, objective, core)
     if not sparse_pays(list(e.formats.values()), weights, objective):
-        e = _emit_layers(graph, plan, prefix, layers, reference, "dense", objective, dsp)
+        e = _emit_layers(graph, plan, prefix, layers, reference, "dense", objective, core)
     P = prefix.upper()
     xin, xout = graph.tensor(core_in), graph.tensor(core_out)
     arena = max(16, int(plan.arena_bytes))

@@ -11,7 +11,7 @@ import importlib.resources
 import numpy as np
 
 from acdeploy import artifacts, fileio
-from acdeploy.deploy import codegen, firmware, vectors
+from acdeploy.deploy import codegen, firmware, vectors, weight_formats
 from acdeploy.deploy.report_data import NetworkSection
 from acdeploy.errors import ModelError
 
@@ -20,7 +20,8 @@ def write_network(ctx) -> NetworkSection:
     fw_dir = ctx.out / firmware.FIRMWARE_DIR
     try:
         net = codegen.generate(ctx.graph, ctx.plan, macs=ctx.analysis.totals.macs, source_name=ctx.model_path.name,
-                               weights=ctx.options.weights, objective=ctx.options.objective, dsp=ctx.target.dsp)
+                               weights=ctx.options.weights, objective=ctx.options.objective,
+                               core=weight_formats.cost_model(ctx.target))
     except ModelError as e:
         raise ModelError(f"{ctx.model_path}: {e}") from None
     inputs = ctx.options.vector_inputs  # real clips from the pipeline, else random int8

@@ -4,12 +4,16 @@ instructions its kernel is predicted to take.
 
 Predicted instructions = per_mac * MACs executed (all of them dense, the non-zeros' sparse)
 + per_output * output values + per_tap * gathered taps (sparse KxK: taps per output pixel).
-The constants are per kernel variant and core kind (DSP or portable), fitted by least squares to
-the firmware's own per-layer counts (`make PROFILE=1` in QEMU, cortex-m4) with
+The constants are per kernel variant and core (COSTS, chosen from the build target's -mcpu by
+cost_model), fitted by least squares to the firmware's own per-layer counts (`make PROFILE=1` in
+QEMU) with
 
-    .venv/bin/python benchmarks/bench_sparse.py --calibrate
+    .venv/bin/python benchmarks/bench_sparse.py --calibrate [--targets cortex-m55 ...]
 
-which prints this table. Variants not in the fit keep hand estimates from the kernels' loops.
+which prints these tables. Variants not in the fit keep hand estimates from the kernels' loops.
+The cores differ most where Helium does: the Cortex-M55's dense kernels are MVE loops (about 0.3
+instructions per MAC), its sparse ones the DSP loops (no MVE path), so there dense wins where the
+M4 would go sparse.
 
 Objectives (config `deploy.objective`):
 - speed: fewest instructions;
@@ -28,12 +32,13 @@ OBJECTIVES = ("speed", "size", "balanced")
 WEIGHTS = ("auto", "dense", "sparse")
 BYTE_WORTH = 100  # balanced: instructions per inference one more byte of flash must save
 
-# variant family -> (per_mac, per_output, per_tap) on the DSP core, and on the portable loops.
-# Fitted on cortex-m4 by `benchmarks/bench_sparse.py --calibrate --levels 0.5 0.928` (2026-12-01:
+# variant family -> (per_mac, per_output, per_tap), one table per core.
+# Cortex-M4 (DSP): fitted by `benchmarks/bench_sparse.py --calibrate --levels 0.5 0.928` (2026-12-01:
 # the default student pruned to 50 and 92.8 %, --weights dense|auto|sparse); the int16-copy row
 # keeps the 1x1 per-output term (its layers all have 32 input channels, so the fit cannot split
-# it); hand estimates marked "est".
-_DSP = {
+# it); hand estimates marked "est". The Cortex-M33 uses these (within 13 % per layer, see
+# docs/BENCHMARKS.md "Sparse weights").
+_M4 = {
     "1x1": (1.51, 20.5, 0.0),
     "1x1_w16": (1.26, 20.5, 0.0),
     "gather": (3.4, 0.4, 0.0),
@@ -46,7 +51,7 @@ _DSP = {
     "fc_sparse": (4.5, 30.0, 0.0),  # est
 }
 _PORTABLE = {
-    **_DSP,
+    **_M4,
     "1x1": (2.60, 20.0, 0.0),  # est, from benchmarks/bench_firmware.py's portable per-layer table
     "1x1_w16": (2.60, 20.0, 0.0),  # the portable build reads the int8 copy
     "gather": (7.97, 0.0, 0.0),
@@ -56,6 +61,26 @@ _PORTABLE = {
     "sparse_1x1": (3.01, 22.0, 0.0),  # est: the DSP build's loop, a compare-and-clamp instead of SSAT
     "sparse_gather": (3.75, 32.0, 8.08),  # est
 }
+_M7 = {**_M4}  # Cortex-M7: the M4 constants until its own fit
+# Cortex-M55: fitted by `benchmarks/bench_sparse.py --calibrate --targets cortex-m55 --levels 0.5 0.928`
+# (2026-12-01, the same students). Dense kernels are the Helium (MVE) loops; on this core the int16
+# copy is unused (ac_kernels.h maps the w16 variant to the int8 kernel), so it costs what 1x1 does.
+# The sparse kernels have no MVE path: they run their DSP loops, as fast per non-zero as on the M4.
+_M55 = {
+    **_M4,
+    "1x1": (0.18, 7.1, 0.0),
+    "1x1_w16": (0.18, 7.1, 0.0),
+    "gather": (1.59, 0.18, 0.0),
+    "rows": (1.0, 10.0, 0.0),  # est: the MVE row runs
+    "depthwise": (2.11, 0.23, 0.0),
+    "fc": (0.5, 20.0, 0.0),  # est: the MVE dot product
+    "sparse_1x1": (3.0, 19.92, 0.0),
+    "sparse_gather": (3.56, 30.15, 8.48),
+}
+# The build target's gcc -mcpu -> its constants; other DSP cores use the M4's, cores without DSP
+# (the host, cortex-m0plus) the portable loops'. The host build keeps the portable table: its
+# kernels are the portable C (no DSP, no MVE), whatever machine runs them.
+COSTS = {"cortex-m4": _M4, "cortex-m7": _M7, "cortex-m55": _M55, "portable": _PORTABLE}
 # Code the sparse kernels add to the firmware when any layer uses them (cortex-m4, -O2: the 1x1
 # four- and two-pixel loops): auto under size/balanced drops sparse layers that save less in all.
 SPARSE_CODE_BYTES = 1100
@@ -72,8 +97,15 @@ def family(variant: str) -> str:
     return "ref"
 
 
-def predict(variant: str, macs: int, outputs: int, taps: int = 0, dsp: bool = True) -> int:
-    a, b, c = (_DSP if dsp else _PORTABLE)[family(variant)]
+def cost_model(target) -> str:
+    """The COSTS key of a deploy/targets.py Target (Ethos-U targets: their Cortex-M55)."""
+    if target.cpu in COSTS:
+        return target.cpu
+    return "cortex-m4" if target.dsp else "portable"
+
+
+def predict(variant: str, macs: int, outputs: int, taps: int = 0, core: str = "cortex-m4") -> int:
+    a, b, c = COSTS[core][family(variant)]
     return int(round(a * macs + b * outputs + c * taps))
 
 

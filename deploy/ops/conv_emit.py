@@ -162,18 +162,18 @@ def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels:
     outputs = pixels * c.out_c
     macs = pixels * (c.out_c * taps if not c.depthwise else c.out_c * c.k_h * c.k_w)
     dense_fn = choose_variant(c, reference=e.reference)
-    cands = [wf.Candidate("dense", dense_fn, weights, wf.predict(dense_fn, macs, outputs, dsp=e.dsp))]
+    cands = [wf.Candidate("dense", dense_fn, weights, wf.predict(dense_fn, macs, outputs, core=e.core))]
     fn16 = choose_variant(replace(c, filter16=True), reference=e.reference)
     if not e.reference and small_1x1 and c.table and fn16 != dense_fn:
         cands.append(wf.Candidate("dense16", fn16, weights + _filter16_bytes(c.out_c, c.in_c),
-                                  wf.predict(fn16, macs, outputs, dsp=e.dsp)))
+                                  wf.predict(fn16, macs, outputs, core=e.core)))
     if (not e.reference and not c.depthwise and c.table and c.in_c == c.filter_in_c
             and taps <= sparse_weights.MAX_TAPS and sums_fit):
         pointwise = (c.k_h, c.k_w) == (1, 1) and c.pads == (0, 0)
         fn_s = ("ac_conv2d_sparse_1x1" if pointwise else "ac_conv2d_sparse_gather") + ("_sat" if c.full_range else "")
         sp_bytes = sparse_weights.conv_bytes(sparse_weights.encode_conv(w.data))
         cands.append(wf.Candidate("sparse", fn_s, sp_bytes, wf.predict(
-            fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, dsp=e.dsp)))
+            fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, core=e.core)))
     chosen, dense = wf.choose(cands, e.weights, e.objective)
     e.formats[op.index] = wf.LayerFormat(
         index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant, weights=weights,

@@ -85,7 +85,7 @@ def _choose_format(e: cg.Emitter, op: Operator, w: np.ndarray, rows: int, symmet
     weights, nnz = int(w.size), sparse_weights.nonzeros(w)
     outputs = rows * out_depth
     cands = [wf.Candidate("dense", "ac_fully_connected", weights,
-                          wf.predict("ac_fully_connected", rows * weights, outputs, dsp=e.dsp))]
+                          wf.predict("ac_fully_connected", rows * weights, outputs, core=e.core))]
     sparse = None
     if not e.reference and symmetric:
         sparse = sparse_weights.encode_fc(w)
@@ -95,7 +95,7 @@ def _choose_format(e: cg.Emitter, op: Operator, w: np.ndarray, rows: int, symmet
             sparse = None
     if sparse is not None:
         cands.append(wf.Candidate("sparse", "ac_fully_connected_sparse", sparse.nbytes, wf.predict(
-            "ac_fully_connected_sparse", rows * int(sparse.value.size), outputs, dsp=e.dsp)))
+            "ac_fully_connected_sparse", rows * int(sparse.value.size), outputs, core=e.core)))
     chosen, dense = wf.choose(cands, e.weights, e.objective)
     e.formats[op.index] = wf.LayerFormat(
         index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant, weights=weights,

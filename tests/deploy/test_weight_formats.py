@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kernel_cases import cases, prune
+from kernel_cases import ModelBuilder, _opts, cases, prune
+from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
 from acdeploy.cli import main as cli
 from acdeploy.deploy import weight_formats as wf
+from acdeploy.deploy.build import BuildOptions, build
 from acdeploy.deploy.codegen import generate
 from acdeploy.deploy.memory_plan import plan_memory
+from acdeploy.deploy.targets import TARGETS, get_target
 from acdeploy.deploy.tflite_reader import read_tflite
 from acdeploy.errors import ConfigError
 
@@ -108,3 +111,55 @@ def test_report_shows_the_weight_formats(tmp_path):
     assert "## Weight formats" in md and f"{rep.totals.nonzero_param_bytes:,} bytes" in md
     assert (out / "report_weights.png").stat().st_size > 0
     assert Report.from_json(rep.to_json()) == rep
+
+
+def _expand_1x1(sparsity: float) -> bytes:
+    """The default student's first expand conv (1x1, 32 -> 96 channels on 20x26 pixels, ReLU),
+    magnitude-pruned: a representative layer of a pruned student or quickstart ticket."""
+    rng = np.random.default_rng(0)
+    m = ModelBuilder()
+    ic, oc, in_s, w_s = 32, 96, 0.05, np.full(96, 0.01, np.float32)
+    x = m.tensor((1, 20, 26, ic), scale=in_s, zp=-128, name="input")
+    w = m.tensor((oc, 1, 1, ic), scale=w_s, zp=np.zeros(oc, int), axis=0, name="filter",
+                 data=rng.integers(-127, 128, (oc, 1, 1, ic)).astype(np.int8))
+    b = m.tensor((oc,), "int32", scale=np.float32(in_s) * w_s, zp=np.zeros(oc, int), name="bias",
+                 data=rng.integers(-2000, 2000, oc).astype(np.int32))
+    y = m.tensor((1, 20, 26, oc), scale=0.25, zp=-128, name="output")
+    m.op("CONV_2D", [x, w, b], [y], _opts("Conv2DOptionsT", padding=fb.Padding.VALID, strideW=1, strideH=1,
+                                          fusedActivationFunction=fb.ActivationFunctionType.RELU,
+                                          dilationWFactor=1, dilationHFactor=1))
+    return prune(m.build([x], [y]), sparsity)
+
+
+def test_each_core_has_its_cost_model():
+    assert {t: wf.cost_model(get_target(t)) for t in ("cortex-m4", "cortex-m33", "cortex-m55", "ethos-u55-128",
+                                                      "cortex-m0plus", "host")} == {
+        "cortex-m4": "cortex-m4", "cortex-m33": "cortex-m4", "cortex-m55": "cortex-m55",
+        "ethos-u55-128": "cortex-m55", "cortex-m0plus": "portable", "host": "portable"}
+    fams = set(wf.COSTS["cortex-m4"])
+    assert all(set(table) == fams for table in wf.COSTS.values())
+    assert all(wf.cost_model(t) in wf.COSTS for t in TARGETS.values())
+    # Helium reads the int8 filter (the int16 copy is unused: ac_kernels.h), so the copy never pays there.
+    assert wf.COSTS["cortex-m55"]["1x1_w16"] == wf.COSTS["cortex-m55"]["1x1"]
+
+
+def test_m55_keeps_dense_helium_where_the_m4_goes_sparse():
+    g = read_tflite(_expand_1x1(0.88))
+    for objective in ("balanced", "speed"):
+        got = {core: generate(g, plan_memory(g), weights="auto", objective=objective, core=core).formats[0]
+               for core in ("cortex-m4", "cortex-m55")}
+        assert got["cortex-m4"].format == "sparse", objective
+        assert got["cortex-m55"].format == "dense", objective
+        assert got["cortex-m55"].predicted_instructions < got["cortex-m4"].predicted_instructions
+    # size still takes the smaller sparse layout on the M55.
+    assert generate(g, plan_memory(g), weights="auto", objective="size", core="cortex-m55").formats[0].format == "sparse"
+
+
+def test_build_takes_the_cost_model_from_the_target(tmp_path):
+    model = tmp_path / "expand.tflite"
+    model.write_bytes(_expand_1x1(0.88))
+    got = {}
+    for target in ("cortex-m4", "cortex-m55"):
+        rep = build(model, target, tmp_path / target, options=BuildOptions(objective="balanced"))
+        got[target] = rep.network.weight_formats[0]["format"]
+    assert got == {"cortex-m4": "sparse", "cortex-m55": "dense"}
