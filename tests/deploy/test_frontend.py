@@ -37,14 +37,17 @@ def host_int8(spec: frontend.FrontEndSpec, clip: np.ndarray) -> np.ndarray:
 
 
 def audio(spec: frontend.FrontEndSpec, seed: int = 0) -> list[np.ndarray]:
-    """Noise at three levels, a chirp over a quiet noise floor, silence then a burst, full scale."""
+    """Noise at three levels (-61 dBFS to -12 dBFS), a chirp over a quiet noise floor, silence then a
+    burst, full-scale noise, and a full-scale chirp up to Nyquist (its quietest bins are the ones
+    an FFT's rounding reaches first)."""
     rng = np.random.default_rng(seed)
     n, sr = spec.clip_samples, spec.features.sample_rate
     t = np.arange(n) / sr
     chirp = 9000 * np.sin(2 * np.pi * (100 * t + (sr / 4 - 100) / 2 * t ** 2)) + rng.normal(0, 20, n)
     burst = np.zeros(n)
     burst[n // 2:n // 2 + n // 8] = rng.normal(0, 6000, n // 8)
-    clips = [rng.normal(0, s, n) for s in (30, 1000, 8000)] + [chirp, burst, rng.uniform(-32768, 32767, n)]
+    loud = 32767 * np.sin(2 * np.pi * (100 * t + (sr / 2 - 100) / 2 * t ** 2 / t[-1]))
+    clips = [rng.normal(0, s, n) for s in (30, 1000, 8000)] + [chirp, burst, rng.uniform(-32768, 32767, n), loud]
     return [np.clip(np.round(c), -32768, 32767).astype(np.int16) for c in clips]
 
 
