@@ -9,8 +9,9 @@ int8 input quantisation:
 it compares each band's mel energy with the 255 thresholds `exp(mean + std*scale*(k + 0.5 - zp)) -
 log_offset` and counts (the float build estimates the count from the float's bits, the thresholds
 being geometric, then walks the table a step or two; the fixed-point build binary-searches). The
-window and the Slaney mel filterbank are made by the same librosa calls as the training features (librosa.filters.get_window padded as librosa.stft
-pads it, and data.features' mel basis), so the device cannot drift from training.
+window and the Slaney mel filterbank are made by the same librosa calls as the training features
+(librosa.filters.get_window padded as librosa.stft pads it, and data.features' mel basis), so the
+device cannot drift from training.
 
 Storage (flash): the window's win_length non-zero values as q15; the filterbank sparsely, each
 band's first FFT bin and length plus its weights as uint16 scaled by one global factor (so the
