@@ -54,6 +54,16 @@ def test_auto_is_never_larger_and_slower_than_dense():
                 assert got.instructions <= dense.instructions
 
 
+def test_sparse_must_be_clearly_faster_under_speed_and_balanced():
+    # Predicted 5 % faster and smaller: within the fits' error, so speed and balanced keep dense; size takes it.
+    near = wf.Candidate("sparse", "ac_conv2d_sparse_1x1", 1000, int(D.instructions * 0.95))
+    clear = wf.Candidate("sparse", "ac_conv2d_sparse_1x1", 1000, int(D.instructions * (1 - wf.SPARSE_MARGIN)))
+    for objective in ("speed", "balanced"):
+        assert wf.choose([D, near], "auto", objective)[0] is D
+        assert wf.choose([D, clear], "auto", objective)[0] is clear
+    assert wf.choose([D, near], "auto", "size")[0] is near
+
+
 def test_unknown_mode_or_objective_is_one_line():
     with pytest.raises(ConfigError, match="deploy.objective: unknown objective 'fast'; choose from speed, size, balanced"):
         wf.check_mode("auto", "fast")
