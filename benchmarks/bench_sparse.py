@@ -204,12 +204,14 @@ def measure(out: Path, levels, targets, patterns=PATTERNS, keep: list[dict] | No
         patterns = ()
     else:
         dense = student_model(out / "student_int8.tflite")
-        res = {"model": str(dense), "runs": [r for r in keep or [] if pattern_of(r) not in patterns]}
+        res = {"model": str(dense), "runs": []}
         models = [(lv, "uniform", prune_int8(dense.read_bytes(), lv), None) for lv in levels if "uniform" in patterns]
     if "ticket" in patterns:
         ticket, layers = prune_ticket(dense.read_bytes())
         models.append((TICKET_SPARSITY, "ticket", ticket, layers))
         res["ticket_layers"] = layers
+    now = {(lv, pattern) for lv, pattern, _, _ in models}
+    res["runs"] = [r for r in keep or [] if (r["level"], pattern_of(r)) not in now]
     for level, pattern, data, _ in models:
         path = out / model_file(level, pattern)
         fileio.write_bytes(path, data)
@@ -396,7 +398,7 @@ def main() -> None:
     ap.add_argument("--patterns", nargs="+", choices=PATTERNS, default=list(PATTERNS),
                     help="uniform: every level; ticket: the LTH ticket's per-layer densities (92.8 %%)")
     ap.add_argument("--model", type=Path, default=None, help="measure this int8 model instead of the pruned students")
-    ap.add_argument("--merge", action="store_true", help="keep results.json's runs of the patterns not measured now")
+    ap.add_argument("--merge", action="store_true", help="keep results.json's runs of the (level, pattern)s not measured now")
     ap.add_argument("--revalue-check", action="store_true",
                     help="after a ticket run: the same zeros with other values, per-layer differences (auto/balanced)")
     args = ap.parse_args()
