@@ -21,7 +21,7 @@ Objectives (config `deploy.objective`):
 - balanced (default): a format may add flash only where it saves at least BYTE_WORTH
   instructions per inference per added byte (the int16 copies of a 32-channel 1x1 conv save
   about 64 per byte on the M4, so balanced drops them: 12 KB for 3 % of the default student's
-  instructions); sparse is taken only where it is no larger and no slower than the dense choice.
+  instructions); sparse is taken only where it is no larger and faster than the dense choice.
 In every mode auto never picks a format that is larger and slower than dense. Under speed and
 balanced, sparse must be predicted faster than the dense choice by SPARSE_MARGIN: the fits are
 within about 7 % per layer, and near the crossing (the M4's 50 % layers) a bare "predicted faster"
