@@ -89,3 +89,46 @@ def test_real_dsp_instructions_bit_exact_in_qemu(kind, target, tmp_path):
     write_network_project(MODELS[kind], tmp_path / "firmware", n_vectors=3)
     run = firmware.run_qemu(firmware.build_firmware(tmp_path, t, dsp=True), t.qemu_machine, timeout=120)
     assert run.passed, f"{kind} on {target}: firmware outputs differ from TFLM\n{run.log[-2000:]}"
+
+
+def _dw3x3_key(model: bytes) -> tuple | None:
+    """The DSP depthwise 3x3 path's branches a model reaches: stride, padding, whole channel groups
+    only or a remainder, clamp (the SSAT variant only when the activation leaves all of int8)."""
+    g = read_tflite(model)
+    op = g.operators[0]
+    w = g.tensor(op.inputs[1]) if op.opcode == "DEPTHWISE_CONV_2D" else None
+    o = op.options
+    if w is None or tuple(w.shape[1:3]) != (3, 3) or o["depth_multiplier"] != 1 or o["dilation_wfactor"] != 1 \
+            or o["dilation_hfactor"] != 1:
+        return None
+    return (o["stride_w"], o["padding"], int(w.shape[3]) % 4 == 0, o["fused_activation_function"] == "NONE")
+
+
+def _pick_dw3x3() -> dict[str, bytes]:
+    picked: dict[tuple, bytes] = {}
+    for fam in ("depthwise_fast", "depthwise_wide"):
+        for m in cases(fam, 60, 11):
+            key = _dw3x3_key(m)
+            if key and key[:3] not in {k[:3] for k in picked}:
+                picked[key] = m
+    return {"-".join(str(v) for v in k): m for k, m in sorted(picked.items())}
+
+
+DW3X3 = _pick_dw3x3()
+
+
+@pytest.mark.parametrize("name", sorted(DW3X3))
+def test_depthwise_3x3_branches_bit_exact_on_m4(name, tmp_path):
+    """The M4 depthwise 3x3 kernel's assembly interior, border loops (SAME and VALID, strides 1 and 2)
+    and leftover channels against TFLM, one model per combination."""
+    require_tools("arm-none-eabi-gcc", "qemu-system-arm", "make")
+    t = get_target("cortex-m4")
+    write_network_project(DW3X3[name], tmp_path / "firmware", n_vectors=3)
+    run = firmware.run_qemu(firmware.build_firmware(tmp_path, t, dsp=True), t.qemu_machine, timeout=120)
+    assert run.passed, f"depthwise 3x3 {name}: firmware outputs differ from TFLM\n{run.log[-2000:]}"
+
+
+def test_depthwise_3x3_branches_covered():
+    keys = {tuple(k.split("-")) for k in DW3X3}
+    assert {k[0] for k in keys} >= {"1", "2"} and {k[1] for k in keys} == {"SAME", "VALID"}
+    assert {k[2] for k in keys} == {"True", "False"}
