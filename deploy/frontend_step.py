@@ -144,14 +144,15 @@ def write_step(ctx) -> FrontEndSection | None:
     except ModelError as e:  # an input the front end cannot feed: an error only when asked for
         if opts.frontend or opts.audio:
             raise
-        print(f"{e}: building without it", file=sys.stderr)
+        # Not asked for: a line of the build's output, not of its diagnostics (stderr stays for errors).
+        print(f"{e}: building without it")
         return None
     if spec is None:
         if opts.audio:
             raise ModelError(f"{ctx.model_path}: no model_info.json with a feature_config beside it: "
                              f"the firmware cannot compute the model's features from --audio")
         print(f"{ctx.model_path}: no feature configuration (model_info.json): building without the audio front end",
-              file=sys.stderr)
+              file=sys.stderr if opts.frontend else sys.stdout)
         return None
     clips = [clip_pcm(p, spec) for p in opts.audio]
     write_frontend(ctx.out / firmware.FIRMWARE_DIR, spec, ctx.model_path.name, clips)
