@@ -65,6 +65,18 @@ static inline int32_t dw_taps(const ac_conv_geom *p, int32_t y0, int32_t x0, int
 }
 
 #if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+/* One tap for four channels: load 4 inputs (LOAD), the two weight pairs at byte offset OFF, widen
+ * the inputs with the input offset into (c,c+2) / (c+1,c+3) pairs, then MAC (first tap: multiply). */
+#define AC_DW_MUL_ "smulbb %[a0], %[xe], %[we]\n\tsmultt %[a2], %[xe], %[we]\n\t" \
+                   "smulbb %[a1], %[xv], %[wd]\n\tsmultt %[a3], %[xv], %[wd]\n\t"
+#define AC_DW_MLA_ "smlabb %[a0], %[xe], %[we], %[a0]\n\tsmlatt %[a2], %[xe], %[we], %[a2]\n\t" \
+                   "smlabb %[a1], %[xv], %[wd], %[a1]\n\tsmlatt %[a3], %[xv], %[wd], %[a3]\n\t"
+#define AC_DW_TAP_(LOAD, OFF, MAC) LOAD "\n\tldrd %[we], %[wd], [%[w], #" #OFF "]\n\t" \
+    "sxtab16 %[xe], %[xo], %[xv]\n\tsxtab16 %[xv], %[xo], %[xv], ror #8\n\t" MAC
+/* One row of three taps: columns at x, x + s, x + 2s. */
+#define AC_DW_ROW_(OFF0, OFF1, OFF2, MAC0) AC_DW_TAP_("ldr %[xv], [%[x]]", OFF0, MAC0) \
+    AC_DW_TAP_("ldr %[xv], [%[x], %[s]]", OFF1, AC_DW_MLA_) \
+    AC_DW_TAP_("ldr %[xv], [%[x], %[s], lsl #1]", OFF2, AC_DW_MLA_)
 /* The nine taps of a 3x3 interior pixel for channels c..c+3 in assembly (x: the top-left input
  * tap of channel c, moved down two rows; w: the group's nine pre-extended weight pairs): in C,
  * gcc hoists the next row's loads and spills them to the stack; here the 13 live values stay in
@@ -72,81 +84,9 @@ static inline int32_t dw_taps(const ac_conv_geom *p, int32_t y0, int32_t x0, int
 #define AC_DW_3X3(acc0, acc1, acc2, acc3, xp, wp, sv, rowv, xov)                                   \
     do {                                                                                           \
         int32_t xv_, xe_, we_, wd_;                                                                \
-        __asm__(                                                                                   \
-                "ldr %[xv], [%[x]]\n\t"                                                            \
-                "ldrd %[we], %[wd], [%[w], #0]\n\t"                                                \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smulbb %[a0], %[xe], %[we]\n\t"                                                   \
-                "smultt %[a2], %[xe], %[we]\n\t"                                                   \
-                "smulbb %[a1], %[xv], %[wd]\n\t"                                                   \
-                "smultt %[a3], %[xv], %[wd]\n\t"                                                   \
-                "ldr %[xv], [%[x], %[s]]\n\t"                                                      \
-                "ldrd %[we], %[wd], [%[w], #8]\n\t"                                                \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "ldr %[xv], [%[x], %[s], lsl #1]\n\t"                                              \
-                "ldrd %[we], %[wd], [%[w], #16]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "add %[x], %[x], %[row]\n\t"                                                       \
-                "ldr %[xv], [%[x]]\n\t"                                                            \
-                "ldrd %[we], %[wd], [%[w], #24]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "ldr %[xv], [%[x], %[s]]\n\t"                                                      \
-                "ldrd %[we], %[wd], [%[w], #32]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "ldr %[xv], [%[x], %[s], lsl #1]\n\t"                                              \
-                "ldrd %[we], %[wd], [%[w], #40]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "add %[x], %[x], %[row]\n\t"                                                       \
-                "ldr %[xv], [%[x]]\n\t"                                                            \
-                "ldrd %[we], %[wd], [%[w], #48]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "ldr %[xv], [%[x], %[s]]\n\t"                                                      \
-                "ldrd %[we], %[wd], [%[w], #56]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]\n\t"                                            \
-                "ldr %[xv], [%[x], %[s], lsl #1]\n\t"                                              \
-                "ldrd %[we], %[wd], [%[w], #64]\n\t"                                               \
-                "sxtab16 %[xe], %[xo], %[xv]\n\t"                                                  \
-                "sxtab16 %[xv], %[xo], %[xv], ror #8\n\t"                                          \
-                "smlabb %[a0], %[xe], %[we], %[a0]\n\t"                                            \
-                "smlatt %[a2], %[xe], %[we], %[a2]\n\t"                                            \
-                "smlabb %[a1], %[xv], %[wd], %[a1]\n\t"                                            \
-                "smlatt %[a3], %[xv], %[wd], %[a3]"                                                \
+        __asm__(AC_DW_ROW_(0, 8, 16, AC_DW_MUL_) "add %[x], %[x], %[row]\n\t"                      \
+                AC_DW_ROW_(24, 32, 40, AC_DW_MLA_) "add %[x], %[x], %[row]\n\t"                    \
+                AC_DW_ROW_(48, 56, 64, AC_DW_MLA_)                                                 \
                 : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [a2] "=&r"(acc2), [a3] "=&r"(acc3),          \
                   [x] "+&r"(xp), [xv] "=&r"(xv_), [xe] "=&r"(xe_), [we] "=&r"(we_), [wd] "=&r"(wd_) \
                 : [w] "r"(wp), [s] "r"(sv), [row] "r"(rowv), [xo] "r"(xov),                        \
