@@ -17,7 +17,8 @@ Storage (flash): the window's win_length non-zero values as q15; the filterbank 
 band's first FFT bin and length plus its weights as uint16 scaled by one global factor (so the
 thresholds stay shared by every band); the thresholds in the units the C arithmetic produces:
 float32 on FPU cores, uint64 in the fixed-point (q31 FFT) build for cores without an FPU.
-The FFT is CMSIS-DSP's (deploy/frontend_fft.py): its real FFTs take powers of two.
+The FFT is CMSIS-DSP's: on FPU cores its complex FFT of n_fft/2 points, whose real split the front
+end fuses into the power spectrum (acfront.c); its FFTs take powers of two.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 from acdeploy.errors import ConfigError, ModelError
 
-# CMSIS-DSP's float real FFT (arm_rfft_fast_f32) sizes; its q31 one also takes 8192
+# n_fft the float build takes (CMSIS-DSP's complex FFT of 16 to 2048 points); its q31 real FFT also takes 8192
 FFT_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 # The fixed-point build drops this many low bits of each bin's 64-bit power before the uint16
 # weights multiply it: the sum of a band's products then fits 64 bits (Parseval bounds the power).
@@ -116,7 +117,8 @@ class Tables:
     seg_start: np.ndarray  # uint16 [n_mels + 2]: segment s = bins [seg_start[s], seg_start[s + 1])
     rise_q16: np.ndarray  # uint16 [seg_start[-1] - seg_start[0]]: band s's rising weight x 65535 per bin
     enorm: np.ndarray  # float64 [n_mels]: Slaney normalisation of each band
-    enorm_f32: np.ndarray  # float32 [n_mels]: enorm / 65535 (float build)
+    enorm_f32: np.ndarray  # float32 [n_mels]: enorm / 65535 / 4 (float build: its power is 4 |X|^2)
+    sin_f32: np.ndarray  # float32 [n_fft / 4 + 1]: sin(2 pi k / n_fft), the float build's real-split twiddles
     enorm_q16: np.ndarray  # uint16 [n_mels]: enorm / max(enorm) x 65535 (fixed build)
     th_first: float  # float build: threshold k + log_offset = th_first * th_ratio^k (units x 2^60)
     th_ratio: float
@@ -212,7 +214,8 @@ def tables(spec: FrontEndSpec) -> Tables:
         seg_start=starts.astype(np.uint16),
         rise_q16=np.round(rise * WEIGHT_MAX).astype(np.uint16),
         enorm=enorm,
-        enorm_f32=(enorm / WEIGHT_MAX).astype(np.float32),
+        enorm_f32=(enorm / WEIGHT_MAX / 4).astype(np.float32),
+        sin_f32=(np.sin(2 * np.pi * np.arange(c.n_fft // 4 + 1) / c.n_fft)).astype(np.float32),
         enorm_q16=enorm_q16.astype(np.uint16),
         th_first=th_first, th_ratio=th_ratio, th_offset=c.log_offset * 2.0 ** 60,
         thresholds_f32=np.where(f32 <= 0, -1.0, f32).astype(np.float32),
@@ -233,7 +236,10 @@ def _u64(v: float) -> str:
 
 
 def _f32(v: np.float32) -> str:
-    return f"{float(v):.9g}f" if np.isfinite(v) else "3.402823466e+38f"
+    if not np.isfinite(v):
+        return "3.402823466e+38f"
+    text = f"{float(v):.9g}"
+    return text + ("f" if any(ch in text for ch in ".en") else ".0f")  # 2 -> 2.0f
 
 
 def config_header(spec: FrontEndSpec, source_name: str) -> str:
@@ -282,6 +288,8 @@ def tables_source(spec: FrontEndSpec) -> str:
         "#else",
         "const float acfront_enorm[ACFRONT_N_MELS] = {",
         _rows((_f32(v) for v in t.enorm_f32), 6), "};",
+        "const float acfront_sin[ACFRONT_N_FFT / 4 + 1] = {",
+        _rows((_f32(v) for v in t.sin_f32), 6), "};",
         f"const float acfront_th_first = {_f32(np.float32(t.th_first))};",
         f"const float acfront_th_ratio = {_f32(np.float32(t.th_ratio))};",
         f"const float acfront_th_offset = {_f32(np.float32(t.th_offset))};",
@@ -317,14 +325,16 @@ def table_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     t = tables(spec)
     window = 2 * ((spec.features.win_length // 2 + 1) if t.symmetric else spec.features.win_length)
     shared = window + 2 * len(t.seg_start) + 2 * len(t.rise_q16)
-    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed else 4 * spec.features.n_mels + 20)
+    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed
+                     else 4 * spec.features.n_mels + 4 * (spec.features.n_fft // 4 + 1) + 20)
 
 
 def ram_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     """acfront_ram_bytes() on a 32-bit core: sample ring, FFT input and output, frame ring, FFT
-    instance (24 bytes either way), and the thresholds and mel weights as floats (float) or the power
-    spectrum (fixed)."""
+    instance (the q31 real FFT's 24 bytes, the float complex FFT's 16; Helium's rearranged
+    twiddle pointers add 24 on the M55, not counted here), the power spectrum, and the thresholds and mel weights
+    as floats (float build)."""
     n, ring = spec.features.n_fft, spec.frames * spec.features.n_mels
     if fixed:
         return 2 * n + ring + 4 * n + 8 * n + 24 + 8 * (n // 2 + 1)
-    return 2 * n + ring + 4 * n + 4 * (n + 2) + 24 + 4 * 255 + 4 * max(len(tables(spec).rise_q16), 1)
+    return 2 * n + ring + 4 * n + 16 + 4 * (n // 2 + 1) + 4 * 255 + 4 * max(len(tables(spec).rise_q16), 1)

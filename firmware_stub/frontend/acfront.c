@@ -37,9 +37,30 @@ static uint64_t power[BINS]; /* |X|^2 >> ACFRONT_POWER_SHIFT */
 static uint32_t headroom;    /* bits the current frame was scaled up by before the FFT */
 #else
 typedef float energy_t;
-static arm_rfft_fast_instance_f32 fft;
-static float frame_buf[N]; /* FFT input (CMSIS uses it as scratch) */
-static float spec[N + 2]; /* FFT output, bin N/2 unpacked to the end */
+static arm_cfft_instance_f32 fft;
+static float frame_buf[N]; /* the N real samples as N/2 complex ones: the complex FFT's input and output */
+static float power[BINS];  /* 4 |X[k]|^2 */
+/* CMSIS-DSP's complex FFT of N/2 points (its per-size init links only that size's tables) */
+#define CFFT_INIT(n) CAT3(arm_cfft_init_, n, _f32)
+#if N == 32
+#define cfft_init CFFT_INIT(16)
+#elif N == 64
+#define cfft_init CFFT_INIT(32)
+#elif N == 128
+#define cfft_init CFFT_INIT(64)
+#elif N == 256
+#define cfft_init CFFT_INIT(128)
+#elif N == 512
+#define cfft_init CFFT_INIT(256)
+#elif N == 1024
+#define cfft_init CFFT_INIT(512)
+#elif N == 2048
+#define cfft_init CFFT_INIT(1024)
+#elif N == 4096
+#define cfft_init CFFT_INIT(2048)
+#else
+#error "the float build's FFT takes n_fft 32 to 4096"
+#endif
 #endif
 static int fft_ready;
 /* once per clip or start: compiled for size (flash is the front end's budget), not speed */
@@ -231,25 +252,42 @@ static void compute_frame(void) {
         falling = up;
     }
 #else
-    arm_rfft_fast_f32(&fft, frame_buf, spec, 0);
-    /* packed output: spec[0] = X[0], spec[1] = X[N/2] (both real), then re/im of X[1..N/2-1];
-     * unpacked here so that every bin k is spec[2k], spec[2k + 1] */
-    spec[N] = spec[1];
-    spec[N + 1] = 0.0f;
-    spec[1] = 0.0f;
-    /* Power and mel in one pass over the bins with mel weight only (bins outside fmin..fmax are
-     * never squared). In segment s, bin k is on band s's rising slope (weight r = rise / 65535)
-     * and band s - 1's falling one (1 - r): per segment, the sum of power x rise and of the power. */
+    /* The real FFT as CMSIS-DSP's complex FFT of z[n] = x[2n] + j x[2n + 1] (N/2 points, in place)
+     * and the split into the real spectrum, fused with the power: with Z = FFT(z),
+     * A = Z[k] + conj Z[N/2 - k], B = Z[k] - conj Z[N/2 - k] and C = -j W^k B (W = e^(-2 pi j / N)),
+     * 2 X[k] = A + C and 2 conj X[N/2 - k] = A - C. Each bin is squared after the split (power from
+     * |A|^2 + |B|^2 +- Re(A conj C) would cancel for a quiet bin whose mirror is loud). One pass over
+     * the pairs (k, N/2 - k), no spectrum stored; the factor 4 is in acfront_enorm. */
+    arm_cfft_f32(&fft, frame_buf, 0, 1);
+    float dc = frame_buf[0] + frame_buf[1], nyquist = frame_buf[0] - frame_buf[1];
+    power[0] = 4.0f * dc * dc;
+    power[N / 2] = 4.0f * nyquist * nyquist;
+    {
+        const float *z = frame_buf + 2, *y = frame_buf + N - 2; /* Z[k], Z[N/2 - k] */
+        const float *sin_k = acfront_sin + 1, *cos_k = acfront_sin + N / 4 - 1;
+        float *lo = power + 1, *hi = power + N / 2 - 1;
+        /* k = N/4 pairs with itself: both writes give its power */
+        for (uint32_t k = 1; k <= N / 4; k++, z += 2, y -= 2) {
+            float ar = z[0] + y[0], ai = z[1] - y[1], br = z[0] - y[0], bi = z[1] + y[1];
+            float c = *cos_k--, s = *sin_k++;
+            float cr = c * bi - s * br, ci = -(c * br + s * bi);
+            float xr = ar + cr, xi = ai + ci, yr = ar - cr, yi = ai - ci;
+            *lo++ = xr * xr + xi * xi;
+            *hi-- = yr * yr + yi * yi;
+        }
+    }
+    /* Mel bands in one pass over the bins with mel weight only. In segment s, bin k is on band s's
+     * rising slope (weight r = rise / 65535) and band s - 1's falling one (1 - r): per segment, the
+     * sum of power x rise and of the power. */
     int8_t *out = features[frames_done % ACFRONT_FRAMES];
     const float *r = rise;
-    const float *x = spec + 2 * acfront_seg_start[0];
+    const float *p = power + acfront_seg_start[0];
     float falling = 0.0f; /* band s - 1's falling part, from the segment before */
     for (int s = 0; s <= ACFRONT_N_MELS; s++) {
         float up = 0.0f, all = 0.0f;
-        for (const float *end = spec + 2 * acfront_seg_start[s + 1]; x < end; x += 2) {
-            float p = x[0] * x[0] + x[1] * x[1];
-            up += p * *r++;
-            all += p;
+        for (const float *end = power + acfront_seg_start[s + 1]; p < end; p++) {
+            up += *p * *r++;
+            all += *p;
         }
         if (s >= 1) {
             out[s - 1] = quantize((falling + (all * 65535.0f - up)) * acfront_enorm[s - 1]);
@@ -264,7 +302,7 @@ COLD static void init_fft(void) {
 #if ACFRONT_FIXED
     CAT3(arm_rfft_init_, ACFRONT_N_FFT, _q31)(&fft, 0, 1);
 #else
-    CAT3(arm_rfft_fast_init_, ACFRONT_N_FFT, _f32)(&fft);
+    cfft_init(&fft);
     make_thresholds();
 #endif
     fft_ready = 1;
@@ -344,9 +382,9 @@ COLD void acfront_input(int8_t *model_input) {
 }
 
 size_t acfront_ram_bytes(void) {
-    return sizeof ring + sizeof features + sizeof frame_buf + sizeof spec + sizeof fft
+    return sizeof ring + sizeof features + sizeof frame_buf + sizeof fft + sizeof power
 #if ACFRONT_FIXED
-           + sizeof power
+           + sizeof spec
 #else
            + sizeof thresholds + sizeof rise
 #endif

@@ -3,7 +3,8 @@
  * It computes, frame by frame, what the training features compute for a whole clip
  * (data/features.py: librosa STFT with center=True and zero padding, power spectrum, Slaney mel
  * filterbank, log, the model's standardisation and int8 input quantisation), with CMSIS-DSP's
- * real FFT: float on cores with an FPU, q31 fixed point where there is none (ACFRONT_FIXED).
+ * FFTs: on cores with an FPU its float complex FFT of n_fft/2 points and the real split fused into
+ * the power spectrum; where there is no FPU its q31 real FFT (ACFRONT_FIXED).
  *
  *   acfront_reset();                 start of a clip or a stream (the n_fft/2 zeros of center=True)
  *   acfront_push(pcm, n);            any number of samples; each frame is computed when its hop completes
@@ -53,6 +54,7 @@ extern const uint16_t acfront_enorm[ACFRONT_N_MELS];
 extern const uint64_t acfront_thresholds[255];
 #else
 extern const float acfront_enorm[ACFRONT_N_MELS];
+extern const float acfront_sin[ACFRONT_N_FFT / 4 + 1]; /* sin(2 pi k / n_fft): the real split's twiddles */
 extern const float acfront_th_first, acfront_th_ratio, acfront_th_offset;
 /* (log2(acfront_th_first) + 127) x 2^23 and 1 / (log2(acfront_th_ratio) x 2^23): quantize()'s
  * estimate of a threshold's index from a float's bits */
