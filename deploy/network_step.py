@@ -36,4 +36,5 @@ def write_network(ctx) -> NetworkSection:
         arena_bytes=net.arena_bytes, input_size=net.input_size, output_size=net.output_size,
         float_io=net.float_io, test_vectors=int(len(x)), weights=ctx.options.weights,
         objective=ctx.options.objective, weight_formats=[f.to_dict() for f in net.formats],
+        expanded_params=[x.to_dict() for x in net.expanded],
     )

@@ -178,6 +178,9 @@ class NetworkSection:
     weights: str = "auto"
     objective: str = "speed"
     weight_formats: list[dict] | None = None
+    # Per layer whose parameters are kept compact in flash and expanded into the arena at run time
+    # (deploy/weight_formats.py ExpandedParams.to_dict): flash bytes, the tables' bytes, their arena offset.
+    expanded_params: list[dict] | None = None
 
     def to_dict(self) -> dict:
         return _dict(self)
@@ -185,7 +188,9 @@ class NetworkSection:
     def add_to(self, report: Report) -> Report:
         # The generated-C flash estimate counted dense filters; the build knows the bytes it stored.
         delta = sum(f["stored_bytes"] - f["dense_bytes"] for f in self.weight_formats or ())
-        totals = dataclasses.replace(report.totals, c_flash_bytes=report.totals.c_flash_bytes + delta)
+        # The arena holds the expanded parameters too: where no range was free it grew past the plan.
+        totals = dataclasses.replace(report.totals, c_flash_bytes=report.totals.c_flash_bytes + delta,
+                                     c_arena_bytes=max(report.totals.c_arena_bytes, self.arena_bytes))
         return dataclasses.replace(report, network=self, totals=totals,
                                    budgets=[_recheck(b, totals.to_dict()) for b in report.budgets])
 

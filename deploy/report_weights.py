@@ -30,10 +30,28 @@ def totals(formats: list[dict]) -> dict[str, int]:
              "dense_instructions")}
 
 
+def expanded_markdown(report: Report) -> list[str]:
+    """The layers whose parameters stay compact in flash and are expanded into the arena at run time."""
+    net = report.network
+    rows = (net.expanded_params or []) if net is not None else []
+    if not rows:
+        return []
+    flash = sum(r["flash_bytes"] for r in rows)
+    tables = sum(r["table_bytes"] for r in rows)
+    pred = sum(r["predicted_instructions"] for r in rows)
+    kinds = sorted({r["what"] for r in rows})
+    return ["", f"Parameters expanded at run time (objective `{md_cell(net.objective)}`): {len(rows)} layers keep "
+            f"their {' and '.join(kinds)} compact in flash, {flash:,} bytes instead of {tables:,}, and expand them "
+            f"(`firmware_stub/kernels/ac_params.c`, about {pred:,} instructions per inference predicted) into "
+            f"arena ranges free during their layer, so the kernels read the same tables; the arena (RAM) is "
+            f"{net.arena_bytes:,} bytes with them (generated C arena in the totals)."]
+
+
 def markdown(report: Report, chart: str | None = CHART) -> str:
     net = report.network
     if net is None or not net.weight_formats:
-        return ""
+        extra = expanded_markdown(report)
+        return "\n".join(["## Weight formats", *extra]) + "\n" if extra else ""
     f = net.weight_formats
     t = totals(f)
     measured = all(r.get("measured_instructions") is not None for r in f)
@@ -60,9 +78,11 @@ def markdown(report: Report, chart: str | None = CHART) -> str:
            "plus the int16 copy; sparse: 2 bytes per non-zero (an index byte and the value; conv: odd counts padded "
            "by one entry, the pair count in the requantisation row; fully connected: plus a 2-byte count per row), "
            "no dense copy). "
-           "The requantisation table (16 bytes per channel) is the same in every format and not counted here. "
+           "The requantisation table (16 bytes per channel, 9 when expanded at run time) is the same in every format "
+           "and not counted here. "
            "Predicted instructions: the cost model's, for the target's core; measured: `make PROFILE=1` in QEMU. "
-           "The totals' generated-C flash estimate (and its budget checks) count the stored bytes."]
+           "The totals' generated-C flash estimate (and its budget checks) count the stored bytes.",
+           *expanded_markdown(report)]
     if chart:
         md += ["", f"![weight bytes per layer]({chart})"]
     return "\n".join(md) + "\n"

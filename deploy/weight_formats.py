@@ -100,6 +100,31 @@ COSTS = {"cortex-m4": _M4, "cortex-m7": _M7, "cortex-m55": _M55, "portable": _PO
 # four- and two-pixel loops): auto under size/balanced drops sparse layers that save less in all.
 SPARSE_CODE_BYTES = 1100
 
+# Compact parameters expanded into RAM before the layer runs (firmware_stub/kernels/ac_params.c):
+# instructions per expanded item (a conv's requantisation row; one entry of an ADD input table, 256
+# per input) and per layer, on the Cortex-M4 (QEMU, `make PROFILE=1`: the layer's count with and
+# without the expansion); the other cores run the same scalar loops.
+EXPAND_COSTS = {"row": 9.0, "add_entry": 10.0, "layer": 30.0}
+# The flash of a compact layer besides its arrays: its ac_requant_compact struct.
+COMPACT_STRUCT_BYTES = 20
+
+
+def expand_instructions(items: int, kind: str) -> int:
+    """Predicted instructions of one layer's expansion of `items` rows or ADD table entries."""
+    return int(round(EXPAND_COSTS[kind] * items + EXPAND_COSTS["layer"]))
+
+
+def expand_pays(objective: str, flash_saved: int, instructions_added: int, ram_added: int = 0) -> bool:
+    """Keep a layer's parameters compact in flash and expand them into RAM at run time? speed never
+    (today's flash tables); size whenever it saves flash; balanced when the flash tables would add
+    bytes that save fewer than BYTE_WORTH instructions each (as for the int16 copies) and the
+    expanded tables fit in arena space free during the layer (ram_added: what the arena would grow)."""
+    if flash_saved <= 0 or objective == "speed":
+        return False
+    if objective == "size":
+        return True
+    return ram_added == 0 and instructions_added < BYTE_WORTH * flash_saved
+
 
 def family(variant: str) -> str:
     """The cost-model family of a kernel function or macro name."""
@@ -150,6 +175,23 @@ class LayerFormat:
     dense_instructions: int  # predicted for the dense choice under the same objective
     candidates: list[dict]
     measured_instructions: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ExpandedParams:
+    """One layer whose parameters are stored compact and expanded into the arena at run time."""
+
+    index: int
+    name: str
+    op: str
+    what: str  # "requantisation rows" | "ADD input tables"
+    flash_bytes: int  # the compact form in flash
+    table_bytes: int  # the flash tables it replaces (= the RAM it expands into)
+    ram_offset: int  # arena offset of the expanded tables (a range free during the layer)
+    predicted_instructions: int  # of the expansion
 
     def to_dict(self) -> dict:
         return asdict(self)

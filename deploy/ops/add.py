@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from acdeploy.deploy import codegen as cg
 from acdeploy.deploy import quant, validate
+from acdeploy.deploy import weight_formats as wf
 from acdeploy.deploy.ir import Graph, Operator
 from acdeploy.deploy.ops.base import ACT, CONST_INT8, INT8, GraphContext, Opcode, OpDef, prod
 
@@ -12,6 +13,10 @@ from acdeploy.deploy.ops.base import ACT, CONST_INT8, INT8, GraphContext, Opcode
 def nessi_macs(g: Graph, op: Operator, ctx: GraphContext) -> int:
     """NeSsi: (inputs - 1) x output elements. Vela runs ADD as an elementwise op: 0 MACs."""
     return (len([i for i in op.inputs if i >= 0]) - 1) * prod(g.tensor(op.outputs[0]).shape)
+
+
+# The two input tables of 256 int32 each (flash, or the arena when expanded at run time).
+TABLE_BYTES = 2 * 256 * 4
 
 
 def _broadcast_strides(shape: tuple[int, ...], out: list[int]) -> list[int]:
@@ -30,19 +35,32 @@ def _add(e: cg.Emitter, op: Operator) -> None:
     lo, hi = cg.act_range(op, y)
     ap = quant.add_params(cg.scale(a), cg.scale(b), cg.scale(y))
     layer = f"layer {op.index} ADD '{op.name}'"
-    tables = {
-        f"input{k}_table": e.array(e.sym(op.index, f"in{k}_table"), "int32_t",
-                                   quant.add_input_table(-cg.zp(t), ap[f"input{k}_multiplier"], ap[f"input{k}_shift"],
-                                                         ap["left_shift"]),
-                                   f"{layer}: input {k} rescaled, for every int8 value (index q + 128)")
-        for k, t in ((1, a), (2, b))}
+    cost = wf.expand_instructions(2 * 256, "add_entry")
+    expand = ""
+    if not e.reference and wf.expand_pays(e.objective, TABLE_BYTES, cost, e.scratch_grows_arena(op, TABLE_BYTES)):
+        # The tables are computed from the params at the layer's start into an arena range free
+        # during the layer (ac_add_expand_tables: the same arithmetic, bit for bit).
+        addr, offset = e.scratch(op, TABLE_BYTES)
+        tables = {"input1_table": addr, "input2_table": f"{addr} + 256"}
+        e.expanded[op.index] = wf.ExpandedParams(
+            index=op.index, name=op.name, op=op.opcode, what="ADD input tables", flash_bytes=0,
+            table_bytes=TABLE_BYTES, ram_offset=offset, predicted_instructions=cost)
+    else:
+        tables = {
+            f"input{k}_table": e.array(e.sym(op.index, f"in{k}_table"), "int32_t",
+                                       quant.add_input_table(-cg.zp(t), ap[f"input{k}_multiplier"],
+                                                             ap[f"input{k}_shift"], ap["left_shift"]),
+                                       f"{layer}: input {k} rescaled, for every int8 value (index q + 128)")
+            for k, t in ((1, a), (2, b))}
     fields = {"out_dims": "{" + ", ".join(map(str, out)) + "}",
               "in1_strides": "{" + ", ".join(map(str, _broadcast_strides(a.shape, out))) + "}",
               "in2_strides": "{" + ", ".join(map(str, _broadcast_strides(b.shape, out))) + "}",
               "input1_offset": -cg.zp(a), "input2_offset": -cg.zp(b), "output_offset": cg.zp(y),
               **ap, "act_min": lo, "act_max": hi, **tables}
     p = e.struct("ac_add_params", e.sym(op.index, "params"), fields, f"layer {op.index} ADD '{op.name}'")
-    e.call(op, f"ac_add(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.inputs[1])}, {e.ref(op.outputs[0])});")
+    if e.expanded.get(op.index) is not None:
+        expand = f"ac_add_expand_tables(&{p}, {tables['input1_table']}, {tables['input2_table']});\n    "
+    e.call(op, f"{expand}ac_add(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.inputs[1])}, {e.ref(op.outputs[0])});")
 
 
 OP = OpDef(

@@ -184,6 +184,45 @@ def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels:
     return chosen
 
 
+def _requant_table(e: cg.Emitter, op: Operator, layer: str, rows: list[list[int]], pairs, what: str) -> tuple[str, str]:
+    """The layer's requantisation table: (the C address its params point to, the line that fills it
+    before the kernel runs, '' when the table sits in flash). Where deploy.objective makes it pay
+    (weight_formats.expand_pays), flash keeps 9 bytes per channel (bias', multiplier, r; plus the
+    sparse pair count) and ac_requant_expand writes the 16-byte rows into an arena range free during
+    the layer; otherwise the rows themselves are a const array. `pairs`: the sparse layer's entry pairs
+    per channel, or None."""
+    oc = len(rows)
+    table_bytes = 16 * oc
+    compact = (9 + (pairs is not None)) * oc + wf.COMPACT_STRUCT_BYTES
+    cost = wf.expand_instructions(oc, "row")
+    if e.reference or not wf.expand_pays(e.objective, table_bytes - compact, cost,
+                                         e.scratch_grows_arena(op, table_bytes)):
+        flash = rows if pairs is None else [[b_, m_, r_ | int(n) << 8, rnd] for (b_, m_, r_, rnd), n
+                                            in zip(rows, pairs, strict=True)]
+        sparse = "" if pairs is None else " | (entry pairs << 8)"
+        return e.array(e.sym(op.index, "requant"), "int32_t", flash,
+                       f"{layer}: per channel {{{what}, multiplier, r{sparse}, 2^(r-1) + (output zero point << r)}}"), ""
+    cols = list(zip(*rows, strict=True))
+    fields = {
+        "out_c": oc, "output_offset": cg.zp(e.graph.tensor(op.outputs[0])),
+        "bias": e.array(e.sym(op.index, "bias"), "int32_t", cols[0], f"{layer}: per channel {what}"),
+        "multiplier": e.array(e.sym(op.index, "mult"), "int32_t", cols[1], f"{layer}: per-channel multipliers"),
+        "r": e.array(e.sym(op.index, "r"), "uint8_t", cols[2], f"{layer}: per channel r = -shift - 1"),
+    }
+    ctype, fn = "ac_requant_compact", "ac_requant_expand"
+    if pairs is not None:
+        ctype, fn = "ac_requant_compact_sparse", "ac_requant_expand_sparse"
+        fields = {"c": _struct_value(fields), "pairs": e.array(e.sym(op.index, "pairs"), "uint8_t", list(pairs),
+                                                               f"{layer}: entry pairs per channel")}
+    c = e.struct(ctype, e.sym(op.index, "requant_c"), fields,
+                 f"{layer}: requantisation kept compact, expanded into the arena before the layer runs")
+    addr, offset = e.scratch(op, table_bytes)
+    e.expanded[op.index] = wf.ExpandedParams(
+        index=op.index, name=op.name, op=op.opcode, what="requantisation rows", flash_bytes=compact,
+        table_bytes=table_bytes, ram_offset=offset, predicted_instructions=cost)
+    return addr, f"{fn}(&{c}, {addr});\n    "
+
+
 def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
     g = e.graph
     x, w, y = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
@@ -222,6 +261,7 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
         "k_h": kh, "k_w": kw, "filter_in_c": fic, "stride_h": sh, "stride_w": sw, "dil_h": dh, "dil_w": dw,
         "pad_top": pt, "pad_left": pl, "input_offset": -cg.zp(x), "output_offset": cg.zp(y),
         "act_min": lo, "act_max": hi})
+    expand = ""
     filt = "NULL" if fmt.format == "sparse" else e.array(
         e.sym(op.index, "filter"), "int8_t", w.data.astype(np.int64), f"{layer}: filter '{w.name}' {list(w.shape)}")
     if fn in ("ac_conv2d_ref", "ac_conv2d_rows", "ac_depthwise_ref"):
@@ -235,23 +275,21 @@ def emit_conv(e: cg.Emitter, op: Operator, depthwise: bool) -> None:
         }
     elif fmt.format != "sparse":
         what = "bias" if depthwise else "bias + input offset x sum of the channel's weights"
-        table = e.array(e.sym(op.index, "requant"), "int32_t", rows,
-                        f"{layer}: per channel {{{what}, multiplier, r, 2^(r-1) + (output zero point << r)}}")
+        table, expand = _requant_table(e, op, layer, rows, None, what)
         ctype, fields = "ac_conv_table_params", {"g": geom, "filter": filt, "requant": table}
         if fn.startswith("AC_CONV2D_1X1_W16"):
             ctype, fields = "ac_conv_w16_params", {"t": _struct_value(fields),
                                                    "filter16": _filter16(e, op, layer, w)}
     else:
         sp = sparse_weights.encode_conv(w.data)
-        srows = [[b_, m_, r_ | int(n) << 8, rnd] for (b_, m_, r_, rnd), n in zip(rows, sp.count, strict=True)]
+        table, expand = _requant_table(e, op, layer, rows, [int(n) for n in sp.count],
+                                       "bias + input offset x sum of the channel's weights")
         ctype, fields = "ac_conv_sparse_params", {
             "g": geom,
-            "requant": e.array(e.sym(op.index, "requant"), "int32_t", srows,
-                               f"{layer}: per channel {{bias + input offset x sum of the channel's weights, "
-                               f"multiplier, r | (entry pairs << 8), 2^(r-1) + (output zero point << r)}}"),
+            "requant": table,
             "entries": e.array(e.sym(op.index, "entries"), "uint8_t", sparse_weights.conv_entries(sp),
                                f"{layer}: non-zero weights of '{w.name}' {list(w.shape)} in pairs "
                                f"(tap index, tap index, value, value)"),
         }
     p = e.struct(ctype, e.sym(op.index, "params"), fields, f"{layer}: {fn}")
-    e.call(op, f"{fn}(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.outputs[0])});")
+    e.call(op, f"{expand}{fn}(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.outputs[0])});")

@@ -222,6 +222,30 @@ typedef struct {
 
 void ac_add(const ac_add_params *p, const int8_t *input1, const int8_t *input2, int8_t *output);
 
+/* Parameters kept compact in flash and expanded at run time (kernels/ac_params.c), chosen per layer
+ * by the generator (deploy.objective balanced or size: deploy/weight_formats.py `expand_pays`). A
+ * table conv layer stores per channel bias', multiplier and r = -shift - 1 (9 bytes instead of its
+ * 16-byte row) and its params' `requant` points into the arena, where ac_requant_expand writes the
+ * rows right before the layer runs (a range the memory plan leaves free during that layer); the
+ * sparse form adds each channel's entry-pair count (r | pairs << 8). An ADD layer's input tables are
+ * computed from its params the same way. The expanded values equal the flash tables bit for bit. */
+typedef struct {
+    int32_t out_c;
+    int32_t output_offset;
+    const int32_t *bias;       /* [out_c] bias' as in the row */
+    const int32_t *multiplier; /* [out_c] */
+    const uint8_t *r;          /* [out_c] -shift - 1 */
+} ac_requant_compact;
+
+typedef struct {
+    ac_requant_compact c;
+    const uint8_t *pairs; /* [out_c] entry pairs of each channel */
+} ac_requant_compact_sparse;
+
+void ac_requant_expand(const ac_requant_compact *c, int32_t *rows);
+void ac_requant_expand_sparse(const ac_requant_compact_sparse *c, int32_t *rows);
+void ac_add_expand_tables(const ac_add_params *p, int32_t *table1, int32_t *table2);
+
 /* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128), gemmlowp fixed point. */
 typedef struct {
     int32_t rows, depth;

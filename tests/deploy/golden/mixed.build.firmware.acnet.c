@@ -19,6 +19,7 @@ static AC_ALIGN(16) int8_t acnet_arena[ACNET_ARENA_SIZE];
 #define ACNET_T_model_depthwise_conv2d_Relu6_model_depth 2048 /* tensor 11 */
 #define ACNET_T_model_max_pooling2d_MaxPool 2048 /* tensor 13 */
 #define ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D 4096 /* tensor 10 */
+#define ACNET_P_L01 0 /* expanded parameters, live during their layer only */
 
 /* layer 0 CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D': filter 'model/conv2d/Conv2D' [8, 3, 3, 3] */
 static const int8_t acnet_l00_filter[216] = {
@@ -65,16 +66,31 @@ static const int8_t acnet_l01_filter[72] = {
     -117, -89, 91, 31, 48, 40, 33, -90, 34, -58, 1, -53, -127, -29, -81, -77,
     -127, 6, 127, 127, 17, 93, 103, -64
 };
-/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel {bias, multiplier, r, 2^(r-1) + (output zero point << r)} */
-static const int32_t acnet_l01_requant[32] = {
-    0, 1128407865, 7, -16320, 0, 1134615291, 7, -16320, 0, 1953588372, 8, -32640, 0, 2052389187, 8, -32640,
-    0, 1854332300, 8, -32640, 0, 1087022106, 7, -16320, 0, 1576155556, 8, -32640, 0, 1108799874, 7, -16320
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel bias */
+static const int32_t acnet_l01_bias[8] = {
+    0, 0, 0, 0, 0, 0, 0, 0
+};
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per-channel multipliers */
+static const int32_t acnet_l01_mult[8] = {
+    1128407865, 1134615291, 1953588372, 2052389187, 1854332300, 1087022106, 1576155556, 1108799874
+};
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': per channel r = -shift - 1 */
+static const uint8_t acnet_l01_r[8] = {
+    7, 7, 8, 8, 8, 7, 8, 7
+};
+/* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': requantisation kept compact, expanded into the arena before the layer runs */
+static const ac_requant_compact acnet_l01_requant_c = {
+    .out_c = 8,
+    .output_offset = -128,
+    .bias = acnet_l01_bias,
+    .multiplier = acnet_l01_mult,
+    .r = acnet_l01_r,
 };
 /* layer 1 DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise': AC_DEPTHWISE_DSP_SAT */
 static const ac_conv_table_params acnet_l01_params = {
     .g = {.batches = 1, .in_h = 16, .in_w = 16, .in_c = 8, .out_h = 16, .out_w = 16, .out_c = 8, .k_h = 3, .k_w = 3, .filter_in_c = 1, .stride_h = 1, .stride_w = 1, .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .input_offset = 128, .output_offset = -128, .act_min = -128, .act_max = 127},
     .filter = acnet_l01_filter,
-    .requant = acnet_l01_requant,
+    .requant = (int32_t *)(acnet_arena + ACNET_P_L01),
 };
 /* layer 2 ADD 'model/add/add': input 1 rescaled, for every int8 value (index q + 128) */
 static const int32_t acnet_l02_in1_table[256] = {
@@ -355,6 +371,7 @@ int acnet_invoke(const int8_t *input, int8_t *output)
     /* layer 0: CONV_2D 'model/conv2d/Relu;model/conv2d/Conv2D' */
     ac_conv2d_rows(&acnet_l00_params, acnet_arena + ACNET_T_serving_default_input_1_0, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D);
     /* layer 1: DEPTHWISE_CONV_2D 'model/depthwise_conv2d/Relu6;model/depthwise_conv2d/depthwise' */
+    ac_requant_expand(&acnet_l01_requant_c, (int32_t *)(acnet_arena + ACNET_P_L01));
     AC_DEPTHWISE_DSP_SAT(&acnet_l01_params, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D, acnet_arena + ACNET_T_model_depthwise_conv2d_Relu6_model_depth);
     /* layer 2: ADD 'model/add/add' */
     ac_add(&acnet_l02_params, acnet_arena + ACNET_T_model_conv2d_Relu_model_conv2d_Conv2D, acnet_arena + ACNET_T_model_depthwise_conv2d_Relu6_model_depth, acnet_arena + ACNET_T_model_add_add);
