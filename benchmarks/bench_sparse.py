@@ -23,6 +23,7 @@ Per-layer instructions from the `make PROFILE=1` build (vector 0).
     .venv/bin/python benchmarks/bench_sparse.py --patterns ticket --merge --markdown   # ticket rows only
     .venv/bin/python benchmarks/bench_sparse.py --revalue-check   # same zeros, other values: what changes
     .venv/bin/python benchmarks/bench_sparse.py --calibrate   # fit deploy/weight_formats.py's constants (M4)
+    .venv/bin/python benchmarks/bench_sparse.py --objectives --out runs/bench_objectives   # speed / balanced / size
     .venv/bin/python benchmarks/bench_sparse.py --calibrate --targets cortex-m55 --out runs/bench_sparse_m55 --markdown
     .venv/bin/python benchmarks/bench_sparse.py --calibrate --targets cortex-m55 --model TICKET.tflite --out DIR --markdown
 
@@ -385,6 +386,73 @@ def compare_markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+OBJECTIVES = ("speed", "balanced", "size")
+
+
+def measure_objectives(out: Path, targets, patterns=("uniform",)) -> dict:
+    """The objective trade-off: the dense student (and with `ticket` the ticket-shaped 92.8 % copy),
+    `--weights auto` under each objective, with the parameters as the generator chooses them
+    ("expanded": compact in flash, expanded at run time where expand_pays says so) and, for
+    comparison, with every requantisation row and ADD table in flash ("flash tables": expand_pays
+    patched to refuse, the build before run-time expansion)."""
+    from bench_firmware import student_model
+
+    from acdeploy import fileio
+    from acdeploy.deploy import weight_formats
+
+    dense = student_model(out / "student_int8.tflite")
+    models = [(0.0, "uniform", dense.read_bytes())] if "uniform" in patterns else []
+    if "ticket" in patterns:
+        models.append((TICKET_SPARSITY, "ticket", prune_ticket(dense.read_bytes())[0]))
+    res = {"model": str(dense), "runs": []}
+    pays = weight_formats.expand_pays
+    for level, pattern, data in models:
+        path = out / model_file(level, pattern)
+        fileio.write_bytes(path, data)
+        tag = f"{level * 100:g}" if pattern == "uniform" else pattern
+        for target in targets:
+            for objective in OBJECTIVES:
+                for params in ("flash tables", "expanded"):
+                    if params == "flash tables" and objective == "speed":
+                        continue  # speed keeps the flash tables anyway
+                    weight_formats.expand_pays = pays if params == "expanded" else (lambda *a, **k: False)
+                    try:
+                        run = measure_one(path, target, "auto", objective,
+                                          out / f"o_{tag}_{target}_{objective}_{params.split()[0]}")
+                    finally:
+                        weight_formats.expand_pays = pays
+                    run.update(level=level, pattern=pattern, params=params)
+                    res["runs"].append(run)
+                    print(f"{tag} {target} {objective} {params}: {run['instructions']:,} instructions, .weights "
+                          f"{run['size']['weights']:,}, passed={run['passed']}", file=sys.stderr)
+                    fileio.write_json(out / "objectives.json", res)
+    return res
+
+
+def objectives_markdown(res: dict, command: str) -> str:
+    by = {(r["level"], pattern_of(r), r["target"], r["objective"], r["params"]): r for r in res["runs"]}
+    lines = [f"Command: `{command}`. Machine: {platform.machine()}, QEMU 7.2 `-icount shift=0` (instructions), "
+             "arm-none-eabi-gcc 12.2 `-O2`; `--weights auto`; `.weights`: the generated network's constants (weights "
+             "and parameters), code: `.text`; RAM: arena + bss + stack; expansion: the instructions the layers "
+             "spend expanding their parameters (per-layer counts, expanded minus flash tables).", "",
+             "| model | core | objective | parameters | .weights B | code B | flash B | RAM B | instructions | "
+             "instr./MAC | expansion instr. | = TFLM |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for (level, pattern, target, objective, params), r in sorted(
+            by.items(), key=lambda kv: (kv[0][0], kv[0][1], TARGETS.index(kv[0][2]), OBJECTIVES.index(kv[0][3]),
+                                        kv[0][4] != "flash tables")):
+        base = by.get((level, pattern, target, objective, "flash tables"))
+        extra = "-"
+        if params == "expanded" and base is not None:
+            extra = f"{r['instructions'] - base['instructions']:+,}"
+        z = r["size"]
+        macs = sum(layer["macs"] for layer in r["layers"])
+        lines.append(f"| {_label(level, pattern)} | {target} | {objective} | {params} | {z['weights']:,} | {z['code']:,} | "
+                     f"{r['flash']:,} | {z['ram_bytes']:,} | {r['instructions']:,} | {r['instructions'] / macs:.3f} | "
+                     f"{extra} | {r['passed']} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("runs/bench_sparse"))
@@ -401,9 +469,22 @@ def main() -> None:
     ap.add_argument("--merge", action="store_true", help="keep results.json's runs of the (level, pattern)s not measured now")
     ap.add_argument("--revalue-check", action="store_true",
                     help="after a ticket run: the same zeros with other values, per-layer differences (auto/balanced)")
+    ap.add_argument("--objectives", action="store_true",
+                    help="the objective trade-off (speed / balanced / size, parameters in flash vs expanded at run "
+                         "time) of the dense student (--patterns ticket: also the ticket-shaped copy), default cortex-m4")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    if args.objectives:
+        from acdeploy import fileio
+
+        res = (json.loads((args.out / "objectives.json").read_text()) if args.reuse else
+               measure_objectives(args.out, tuple(args.targets or ("cortex-m4",)), tuple(args.patterns)))
+        fileio.write_json(args.out / "objectives.json", res)
+        cmd = " ".join(["--objectives", *(["--targets", *args.targets] if args.targets else []),
+                        "--patterns", *args.patterns, "--out", str(args.out), "--markdown"])
+        print(objectives_markdown(res, f".venv/bin/python benchmarks/bench_sparse.py {cmd}"))
+        return
     global BUILDS
     if args.calibrate:
         BUILDS = (("dense", "speed"), ("auto", "speed"), ("dense", "balanced"), ("auto", "balanced"), ("sparse", "balanced"))
