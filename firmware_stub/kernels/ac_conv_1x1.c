@@ -8,6 +8,12 @@
  * Variants: stride 1 (the two pixels adjacent in memory: one pointer, ac_dot2x2_adjacent), with
  * the weights pre-extended to int16 on the DSP core (_w16), each with a clamp or SSAT (_sat:
  * the clamp is all of int8); any stride (_strided).
+ *
+ * On the DSP core, stride 1 with in_c a multiple of 4 (8..AC_1X1_QUAD_MAX_IN) takes four pixels
+ * at a time instead (quad_*): their input is sign-extended once into int16 pairs on the stack, so
+ * each output channel's pass over it costs, per 16 MACs, one weight load, two SXTB16 (none with
+ * int16 weights), two LDMs of four pixel words and eight SMLADs; the requantisation row is loaded
+ * once for the four outputs, and the bias seeds the accumulators.
  */
 #include "ac_kernels.h"
 
@@ -94,9 +100,180 @@ AC_PAIR_ADJACENT(pair_int16_sat, 1, 1)
 
 typedef void (*ac_pair_fn)(const ac_conv_table_params *, const int32_t *, const int8_t *, int8_t *);
 
+#if AC_USE_DSP
+/* Widest input of the four-pixel path: its int16 copy of four pixels is 8 * in_c bytes of stack. */
+#define AC_1X1_QUAD_MAX_IN 256
+
+/* Four adjacent pixels' input (in_c bytes apart) as int16 pairs, for each 4 input bytes the
+ * words (pixel 0 bytes 0|2, pixel 0 bytes 1|3, pixel 1 ..., pixel 3 bytes 1|3): the SXTB16 order
+ * of a weight word, so one LDM brings two pixels' operands. */
+static void quad_widen(const int8_t *x, int32_t in_c, int32_t *buf)
+{
+    const int8_t *const end = x + in_c;
+    for (; x != end; x += 4, buf += 8) {
+        const int32_t v0 = ac_load4(x), v1 = ac_load4(x + in_c);
+        const int32_t v2 = ac_load4(x + 2 * in_c), v3 = ac_load4(x + 3 * in_c);
+        buf[0] = ac_sxtb16(v0);
+        buf[1] = ac_sxtb16_ror8(v0);
+        buf[2] = ac_sxtb16(v1);
+        buf[3] = ac_sxtb16_ror8(v1);
+        buf[4] = ac_sxtb16(v2);
+        buf[5] = ac_sxtb16_ror8(v2);
+        buf[6] = ac_sxtb16(v3);
+        buf[7] = ac_sxtb16_ror8(v3);
+    }
+}
+
+#if defined(__GNUC__) && !defined(AC_DSP_EMULATE) && defined(__OPTIMIZE__)
+/* One output channel over the four pixels in assembly: gcc's own schedule of this loop hoists
+ * loads and spills accumulators. The LDMs fill r4, r5, r6, r8 in that order (a register list is
+ * loaded in ascending order, so those are named, not allocated). Weights: one int8 word of the row
+ * and its two SXTB16 halves, or the int16 words (row stride 16 bytes in the _w16 layout). */
+#define AC_Q_W8_ "ldr %[wv], [%[w]], #4\n\tsxtb16 %[wb], %[wv], ror #8\n\tsxtb16 %[wv], %[wv]\n\t"
+#define AC_Q_W16_ "ldrd %[wv], %[wb], [%[w]], #16\n\t"
+#define AC_Q_MACS_(A0, A1, A2, A3)                                                                 \
+    "ldm %[x]!, {r4, r5, r6, r8}\n\t"                                                              \
+    "smlad %[a0], r4, %[wv], " A0 "\n\tsmlad %[a0], r5, %[wb], %[a0]\n\t"                          \
+    "smlad %[a1], r6, %[wv], " A1 "\n\tsmlad %[a1], r8, %[wb], %[a1]\n\t"                          \
+    "ldm %[x]!, {r4, r5, r6, r8}\n\t"                                                              \
+    "smlad %[a2], r4, %[wv], " A2 "\n\tsmlad %[a2], r5, %[wb], %[a2]\n\t"                          \
+    "smlad %[a3], r6, %[wv], " A3 "\n\tsmlad %[a3], r8, %[wb], %[a3]\n\t"
+/* a3 comes in as the bias: the first step adds every pixel's products to it (a3's own last).
+ * Then two steps per loop iteration; an even step count (the first step leaves an odd number)
+ * enters at the second (bit 5 of end - x: 32 bytes per step). */
+#define AC_Q_DOT(W, a0, a1, a2, a3, xp, wp, endp)                                                  \
+    do {                                                                                           \
+        int32_t wv_, wb_;                                                                          \
+        __asm__ volatile("sub %[wv], %[end], %[x]\n\t"                                             \
+                         "tst %[wv], #32\n\t" W AC_Q_MACS_("%[a3]", "%[a3]", "%[a3]", "%[a3]")     \
+                         "beq 2f\n"                                                                \
+                         "1:\n\t" W AC_Q_MACS_("%[a0]", "%[a1]", "%[a2]", "%[a3]")                 \
+                         "2:\n\t" W AC_Q_MACS_("%[a0]", "%[a1]", "%[a2]", "%[a3]")                 \
+                         "cmp %[x], %[end]\n\t"                                                    \
+                         "bne 1b"                                                                  \
+                         : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "+&r"(a3),         \
+                           [x] "+&r"(xp), [w] "+&r"(wp), [wv] "=&r"(wv_), [wb] "=&r"(wb_)          \
+                         : [end] "r"(endp)                                                         \
+                         : "r4", "r5", "r6", "r8", "cc", "memory");                                \
+    } while (0)
+/* ac_requant_fast(acc, m, r, rnd) with the row in registers (as AC_DW_REQUANT in
+ * ac_depthwise_dsp.c, which derives the rounding words). */
+#define AC_Q_REQUANT(dst, accv, m, r, rnd)                                                         \
+    do {                                                                                           \
+        int32_t lo_;                                                                               \
+        __asm__("and %[lo], %[x], #0x80000000\n\t"                                                 \
+                "orr %[lo], %[lo], #0x40000000\n\t"                                                \
+                "add %[v], %[rnd], %[x], asr #31\n\t"                                              \
+                "smlal %[lo], %[v], %[x], %[m]\n\t"                                                \
+                "asr %[v], %[v], %[r]"                                                             \
+                : [v] "=&r"(dst), [lo] "=&r"(lo_)                                                  \
+                : [x] "r"(accv), [m] "r"(m), [r] "r"(r), [rnd] "r"(rnd));                          \
+    } while (0)
+#define AC_Q_DOT_W8(a0, a1, a2, a3, xp, wp, endp) AC_Q_DOT(AC_Q_W8_, a0, a1, a2, a3, xp, wp, endp)
+#define AC_Q_DOT_W16(a0, a1, a2, a3, xp, wp, endp) AC_Q_DOT(AC_Q_W16_, a0, a1, a2, a3, xp, wp, endp)
+#else
+/* The same in C (host emulation, other compilers, unoptimised builds). */
+AC_INLINE void quad_dot_c(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3, const int32_t *x,
+                          const void *w, const int32_t *end, int32_t pre)
+{
+    const int8_t *w8 = (const int8_t *)w;
+    const int32_t *w16 = (const int32_t *)w;
+    int32_t b0 = *a3, b1 = *a3, b2 = *a3, b3 = *a3;
+    for (; x != end; x += 8) {
+        int32_t wa, wb;
+        if (pre) {
+            wa = w16[0];
+            wb = w16[1];
+            w16 += 4;
+        } else {
+            const int32_t v = ac_load4(w8);
+            wa = ac_sxtb16(v);
+            wb = ac_sxtb16_ror8(v);
+            w8 += 4;
+        }
+        b0 = ac_smlad(x[1], wb, ac_smlad(x[0], wa, b0));
+        b1 = ac_smlad(x[3], wb, ac_smlad(x[2], wa, b1));
+        b2 = ac_smlad(x[5], wb, ac_smlad(x[4], wa, b2));
+        b3 = ac_smlad(x[7], wb, ac_smlad(x[6], wa, b3));
+    }
+    *a0 = b0;
+    *a1 = b1;
+    *a2 = b2;
+    *a3 = b3;
+}
+#define AC_Q_DOT_W8(a0, a1, a2, a3, xp, wp, endp) \
+    (quad_dot_c(&(a0), &(a1), &(a2), &(a3), (xp), (wp), (endp), 0), (wp) += ((endp) - (xp)) / 2)
+#define AC_Q_DOT_W16(a0, a1, a2, a3, xp, wp, endp) quad_dot_c(&(a0), &(a1), &(a2), &(a3), (xp), (wp), (endp), 1)
+#define AC_Q_REQUANT(dst, accv, m, r, rnd) ((dst) = ac_requant_fast((accv), (m), (r), (rnd)))
+#endif
+
+/* Four adjacent pixels (x0, x0 + in_c, ...), every output channel, one at a time (pre: int16
+ * weights from w16). */
+AC_INLINE void quad_adjacent(const ac_conv_table_params *p, const int32_t *w16, const int8_t *x0, int8_t *out,
+                             int32_t pre, int32_t full)
+{
+    int32_t buf[2 * AC_1X1_QUAD_MAX_IN];
+    const int32_t in_c = p->g.in_c, out_c = p->g.out_c;
+    const int32_t lo = p->g.act_min, hi = p->g.act_max;
+    const int32_t *q = p->requant;
+    const int32_t *const q_end = q + 4 * out_c;
+    const int32_t *const end = buf + 2 * in_c;
+    const int8_t *w = p->filter;
+    /* The int16 words cover the channel pairs; an odd last channel reads its int8 row. */
+    const int32_t pre_c = pre ? out_c & ~1 : 0;
+    int32_t oc = 0;
+    quad_widen(x0, in_c, buf);
+    for (; q != q_end; q += 4, ++out, ++oc) {
+        const int32_t *x = buf;
+        int32_t a0, a1, a2, a3 = q[0], m, r, rnd, v;
+        if (oc < pre_c) {
+            /* Channel pairs of in_c words; the odd channel's words follow the even one's. */
+            const int32_t *wp = w16 + (oc >> 1) * in_c + 2 * (oc & 1);
+            AC_Q_DOT_W16(a0, a1, a2, a3, x, wp, end);
+        } else {
+            if (pre) {
+                w = p->filter + oc * in_c;
+            }
+            AC_Q_DOT_W8(a0, a1, a2, a3, x, w, end);
+        }
+        m = q[1];
+        r = q[2];
+        rnd = q[3];
+#define AC_Q_OUT(acc, k)                                                                           \
+    do {                                                                                           \
+        AC_Q_REQUANT(v, acc, m, r, rnd);                                                           \
+        out[(k) * out_c] = full ? ac_sat8(v) : ac_clamp_s8(v, lo, hi);                             \
+    } while (0)
+        AC_Q_OUT(a0, 0);
+        AC_Q_OUT(a1, 1);
+        AC_Q_OUT(a2, 2);
+        AC_Q_OUT(a3, 3);
+#undef AC_Q_OUT
+    }
+}
+
+#define AC_QUAD_ADJACENT(name, pre, full)                                                                  \
+    static AC_NOINLINE void name(const ac_conv_table_params *p, const int32_t *w16, const int8_t *x0,     \
+                                 int8_t *out0)                                                            \
+    {                                                                                                     \
+        quad_adjacent(p, w16, x0, out0, pre, full);                                                       \
+    }
+AC_QUAD_ADJACENT(quad_int8, 0, 0)
+AC_QUAD_ADJACENT(quad_int8_sat, 0, 1)
+AC_QUAD_ADJACENT(quad_int16, 1, 0)
+AC_QUAD_ADJACENT(quad_int16_sat, 1, 1)
+
+/* The four-pixel path when the layer fits it, else 0 (pairs only). */
+static ac_pair_fn quad_for(const ac_conv_table_params *p, ac_pair_fn quad)
+{
+    const int32_t in_c = p->g.in_c;
+    return in_c % 4 == 0 && in_c >= 8 && in_c <= AC_1X1_QUAD_MAX_IN ? quad : 0;
+}
+#endif
+
 /* Stride 1: pixel q's input is at q * in_c, so consecutive pixels are adjacent. */
 AC_INLINE void adjacent_loop(const ac_conv_table_params *params, const int32_t *w16, const int8_t *input,
-                             int8_t *output, ac_pair_fn pair)
+                             int8_t *output, ac_pair_fn pair, ac_pair_fn quad)
 {
     /* A local copy: int8 stores may alias anything, which would reload every field. */
     const ac_conv_table_params local = *params;
@@ -104,7 +281,13 @@ AC_INLINE void adjacent_loop(const ac_conv_table_params *params, const int32_t *
     const int32_t in_c = p->g.in_c, out_c = p->g.out_c, pixels = p->g.out_h * p->g.out_w;
     int32_t b, q;
     for (b = 0; b < p->g.batches; ++b) {
-        for (q = 0; q + 2 <= pixels; q += 2) {
+        q = 0;
+        if (quad) {
+            for (; q + 4 <= pixels; q += 4) {
+                quad(p, w16, input + (b * pixels + q) * in_c, output + (b * pixels + q) * out_c);
+            }
+        }
+        for (; q + 2 <= pixels; q += 2) {
             pair(p, w16, input + (b * pixels + q) * in_c, output + (b * pixels + q) * out_c);
         }
         if (q < pixels) {
@@ -113,25 +296,31 @@ AC_INLINE void adjacent_loop(const ac_conv_table_params *params, const int32_t *
     }
 }
 
+#if AC_USE_DSP
+#define AC_QUAD(p, fn) quad_for((p), (fn))
+#else
+#define AC_QUAD(p, fn) ((ac_pair_fn)0)
+#endif
+
 void ac_conv2d_1x1_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
 {
-    adjacent_loop(p, 0, input, output, pair_int8);
+    adjacent_loop(p, 0, input, output, pair_int8, AC_QUAD(p, quad_int8));
 }
 
 void ac_conv2d_1x1_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
 {
-    adjacent_loop(p, 0, input, output, pair_int8_sat);
+    adjacent_loop(p, 0, input, output, pair_int8_sat, AC_QUAD(p, quad_int8_sat));
 }
 
 #if AC_USE_DSP
 void ac_conv2d_1x1_tables_w16(const ac_conv_w16_params *p, const int8_t *input, int8_t *output)
 {
-    adjacent_loop(&p->t, p->filter16, input, output, pair_int16);
+    adjacent_loop(&p->t, p->filter16, input, output, pair_int16, quad_for(&p->t, quad_int16));
 }
 
 void ac_conv2d_1x1_tables_w16_sat(const ac_conv_w16_params *p, const int8_t *input, int8_t *output)
 {
-    adjacent_loop(&p->t, p->filter16, input, output, pair_int16_sat);
+    adjacent_loop(&p->t, p->filter16, input, output, pair_int16_sat, quad_for(&p->t, quad_int16_sat));
 }
 #endif
 
