@@ -66,46 +66,79 @@ static inline int32_t dw_taps(const ac_conv_geom *p, int32_t y0, int32_t x0, int
 
 #if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
 /* One tap for four channels: load 4 inputs (LOAD), the two weight pairs at byte offset OFF, widen
- * the inputs with the input offset into (c,c+2) / (c+1,c+3) pairs, then MAC (first tap: multiply). */
-#define AC_DW_MUL_ "smulbb %[a0], %[xe], %[we]\n\tsmultt %[a2], %[xe], %[we]\n\t" \
-                   "smulbb %[a1], %[xv], %[wd]\n\tsmultt %[a3], %[xv], %[wd]\n\t"
+ * the inputs with the input offset into (c,c+2) / (c+1,c+3) pairs, then accumulate. */
 #define AC_DW_MLA_ "smlabb %[a0], %[xe], %[we], %[a0]\n\tsmlatt %[a2], %[xe], %[we], %[a2]\n\t" \
                    "smlabb %[a1], %[xv], %[wd], %[a1]\n\tsmlatt %[a3], %[xv], %[wd], %[a3]\n\t"
-#define AC_DW_TAP_(LOAD, OFF, MAC) LOAD "\n\tldrd %[we], %[wd], [%[w], #" #OFF "]\n\t" \
-    "sxtab16 %[xe], %[xo], %[xv]\n\tsxtab16 %[xv], %[xo], %[xv], ror #8\n\t" MAC
+#define AC_DW_TAP_(LOAD, OFF) LOAD "\n\tldrd %[we], %[wd], [%[w], #" #OFF "]\n\t" \
+    "sxtab16 %[xe], %[xo], %[xv]\n\tsxtab16 %[xv], %[xo], %[xv], ror #8\n\t" AC_DW_MLA_
 /* One row of three taps: columns at x, x + s, x + 2s. */
-#define AC_DW_ROW_(OFF0, OFF1, OFF2, MAC0) AC_DW_TAP_("ldr %[xv], [%[x]]", OFF0, MAC0) \
-    AC_DW_TAP_("ldr %[xv], [%[x], %[s]]", OFF1, AC_DW_MLA_) \
-    AC_DW_TAP_("ldr %[xv], [%[x], %[s], lsl #1]", OFF2, AC_DW_MLA_)
-/* The nine taps of a 3x3 interior pixel for channels c..c+3 in assembly (x: the top-left input
- * tap of channel c, moved down two rows; w: the group's nine pre-extended weight pairs): in C,
- * gcc hoists the next row's loads and spills them to the stack; here the 13 live values stay in
- * registers. The first tap multiplies, so a0..a3 need no zeroing. */
+#define AC_DW_ROW_(OFF0, OFF1, OFF2) AC_DW_TAP_("ldr %[xv], [%[x]]", OFF0) \
+    AC_DW_TAP_("ldr %[xv], [%[x], %[s]]", OFF1) AC_DW_TAP_("ldr %[xv], [%[x], %[s], lsl #1]", OFF2)
+/* The nine taps of a 3x3 window for channels c..c+3 in assembly, added to acc0..acc3 (x: the
+ * window's top-left input at channel c, moved down two rows; w: the window's origin in a group's
+ * tap frame, rows 10 words apart): in C, gcc hoists the next row's loads and spills them to the
+ * stack; here the 13 live values stay in registers. */
 #define AC_DW_3X3(acc0, acc1, acc2, acc3, xp, wp, sv, rowv, xov)                                   \
     do {                                                                                           \
         int32_t xv_, xe_, we_, wd_;                                                                \
-        __asm__(AC_DW_ROW_(0, 8, 16, AC_DW_MUL_) "add %[x], %[x], %[row]\n\t"                      \
-                AC_DW_ROW_(24, 32, 40, AC_DW_MLA_) "add %[x], %[x], %[row]\n\t"                    \
-                AC_DW_ROW_(48, 56, 64, AC_DW_MLA_)                                                 \
-                : [a0] "=&r"(acc0), [a1] "=&r"(acc1), [a2] "=&r"(acc2), [a3] "=&r"(acc3),          \
+        __asm__(AC_DW_ROW_(0, 8, 16) "add %[x], %[x], %[row]\n\t"                                  \
+                AC_DW_ROW_(40, 48, 56) "add %[x], %[x], %[row]\n\t"                                \
+                AC_DW_ROW_(80, 88, 96)                                                             \
+                : [a0] "+&r"(acc0), [a1] "+&r"(acc1), [a2] "+&r"(acc2), [a3] "+&r"(acc3),          \
                   [x] "+&r"(xp), [xv] "=&r"(xv_), [xe] "=&r"(xe_), [we] "=&r"(we_), [wd] "=&r"(wd_) \
                 : [w] "r"(wp), [s] "r"(sv), [row] "r"(rowv), [xo] "r"(xov),                        \
-                  "m"(*(const int32_t(*)[18])(wp)));                                               \
+                  "m"(*(const int32_t(*)[26])(wp)));                                               \
     } while (0)
 #else
 #define AC_DW_3X3(acc0, acc1, acc2, acc3, xp, wp, sv, rowv, xov)                                   \
     do {                                                                                           \
         int32_t t_;                                                                                \
-        acc0 = acc1 = acc2 = acc3 = 0;                                                             \
         for (t_ = 0; t_ < 9; ++t_) {                                                               \
             const int32_t xv_ = ac_load4((xp) + (t_ / 3) * (rowv) + (t_ % 3) * (sv));              \
             const int32_t xe_ = ac_sxtab16(xov, xv_), xd_ = ac_sxtab16_ror8(xov, xv_);             \
-            acc0 = ac_smlabb(xe_, (wp)[2 * t_], acc0);                                             \
-            acc2 = ac_smlatt(xe_, (wp)[2 * t_], acc2);                                             \
-            acc1 = ac_smlabb(xd_, (wp)[2 * t_ + 1], acc1);                                         \
-            acc3 = ac_smlatt(xd_, (wp)[2 * t_ + 1], acc3);                                         \
+            const int32_t *w_ = (wp) + 10 * (t_ / 3) + 2 * (t_ % 3);                               \
+            acc0 = ac_smlabb(xe_, w_[0], acc0);                                                    \
+            acc2 = ac_smlatt(xe_, w_[0], acc2);                                                    \
+            acc1 = ac_smlabb(xd_, w_[1], acc1);                                                    \
+            acc3 = ac_smlatt(xd_, w_[1], acc3);                                                    \
         }                                                                                          \
         (xp) += 2 * (rowv);                                                                        \
+    } while (0)
+#endif
+
+/* The requantisation of the 3x3 path, whose sums are doubled (weights and bias times two):
+ * with x2 = 2 (acc + bias) and a row's {m, 2 row[3], r + 1},
+ * SMMLAR(x2, m, 2 row[3] - [x2 < 0]) >> (r + 1) is ac_requant_fast(acc + bias, m, r, row[3]).
+ * Why: SMMLAR gives floor((Ra 2^32 + 2 x m + 2^31) / 2^32), and nested floors merge, so the result
+ * is floor((2 x m + 2^31 - [x < 0] 2^32 + 2^(32+r) + zp 2^(33+r)) / 2^(33+r)), twice the
+ * numerator and denominator of ac_requant_fast's floor((x m + c + 2^(31+r)) / 2^(32+r)) + zp.
+ * Four instructions after the loads instead of six (no rounding constant to build, no bias add). */
+#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+/* The four channels' rows from rq (one LDM each into three registers in ascending order, as LDM
+ * needs), the results in place of the sums. */
+#define AC_DW_ROW2_(A) "ldmia %[q]!, {r4, r5, r6}\n\tadd r5, r5, %[" A "], asr #31\n\t" \
+    "smmlar %[" A "], %[" A "], r4, r5\n\tasr %[" A "], %[" A "], r6\n\t"
+#define AC_DW_REQUANT2X4(a0, a1, a2, a3, rq)                                                       \
+    do {                                                                                           \
+        const int32_t *q_ = (rq);                                                                  \
+        __asm__(AC_DW_ROW2_("a0") AC_DW_ROW2_("a1") AC_DW_ROW2_("a2") AC_DW_ROW2_("a3")            \
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q_)         \
+                : "m"(*(const int32_t(*)[12])(rq))                                                 \
+                : "r4", "r5", "r6");                                                               \
+    } while (0)
+#else
+static inline int32_t dw_requant2(int32_t x2, const int32_t *rq)
+{
+    const int32_t ra = rq[1] + (x2 < 0 ? -1 : 0);
+    const uint64_t t = ((uint64_t)(uint32_t)ra << 32) + (uint64_t)((int64_t)x2 * rq[0]) + 0x80000000u;
+    return (int32_t)(uint32_t)(t >> 32) >> rq[2];
+}
+#define AC_DW_REQUANT2X4(a0, a1, a2, a3, rq)                                                       \
+    do {                                                                                           \
+        (a0) = dw_requant2((a0), (rq));                                                            \
+        (a1) = dw_requant2((a1), (rq) + 3);                                                        \
+        (a2) = dw_requant2((a2), (rq) + 6);                                                        \
+        (a3) = dw_requant2((a3), (rq) + 9);                                                        \
     } while (0)
 #endif
 
@@ -204,81 +237,167 @@ static inline int32_t dw_min(int32_t a, int32_t b)
     return a < b ? a : b;
 }
 
-/* A border pixel of the 3x3 path: channels c..c+3 (xc: the image at channel c) over the taps in
- * the image, weights from the group's pre-extended pairs w16. */
-static void dw_border3x3(const ac_conv_geom *p, const int8_t *xc, const int32_t *w16, int32_t y0, int32_t x0,
-                         int32_t xo, int32_t acc[4])
+/* One channel group of the 3x3 path: its weights twice over, sign-extended into pairs (c, c+2) /
+ * (c+1, c+3) per tap, in the middle of a 5x5 frame of zero taps (rows 10 words apart), so a window
+ * that overhangs the image by one row or column is the window moved back inside it with its
+ * origin moved in the frame: the taps it lost read in-image pixels against zero weights. Every
+ * pixel thus runs the same nine-tap block. The sums start at twice the bias; rq holds the rows for
+ * AC_DW_REQUANT2X4. */
+typedef struct {
+    int32_t w[50];
+    int32_t acc0[4];
+    int32_t rq[12];
+} dw_group;
+
+/* 1 (and g filled) when the group's doubled sums and requantisation stay within int32:
+ * |acc| <= 9 * 255 * 128, so |2 (acc + bias)| < 2^31 needs |bias| below 2^30 less that, and
+ * SMMLAR's |2 row[3] - 1 + x2 m / 2^32| < 2^31 holds for |row[3]| < 2^29. */
+static int32_t dw_group_init(dw_group *g, const int8_t *filter, const int32_t *q, int32_t s)
 {
-    const int32_t ky0 = y0 < 0 ? -y0 : 0, ky1 = dw_min(3, p->in_h - y0);
-    const int32_t kx0 = x0 < 0 ? -x0 : 0, kx1 = dw_min(3, p->in_w - x0);
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, ky, kx;
-    for (ky = ky0; ky < ky1; ++ky) {
-        const int8_t *xr = xc + ((y0 + ky) * p->in_w + x0) * p->in_c;
-        const int32_t *wr = w16 + 6 * ky;
-        for (kx = kx0; kx < kx1; ++kx) {
-            const int32_t xv = ac_load4(xr + kx * p->in_c);
-            const int32_t xe = ac_sxtab16(xo, xv), xd = ac_sxtab16_ror8(xo, xv);
-            a0 = ac_smlabb(xe, wr[2 * kx], a0);
-            a2 = ac_smlatt(xe, wr[2 * kx], a2);
-            a1 = ac_smlabb(xd, wr[2 * kx + 1], a1);
-            a3 = ac_smlatt(xd, wr[2 * kx + 1], a3);
-        }
+    const int32_t bmax = (1 << 30) - 9 * 255 * 128;
+    int32_t *f = g->w + 12, *rq = g->rq, ky, k, ok = 1;
+    for (ky = 0; ky < 3; ++ky, f += 10, filter += 3 * s) {
+        const int32_t v0 = ac_load4(filter), v1 = ac_load4(filter + s), v2 = ac_load4(filter + 2 * s);
+        /* Both int16 lanes doubled: the low lane's top bit must not carry into the high lane. */
+        f[0] = (int32_t)(((uint32_t)ac_sxtb16(v0) << 1) & 0xFFFEFFFEu);
+        f[1] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v0) << 1) & 0xFFFEFFFEu);
+        f[2] = (int32_t)(((uint32_t)ac_sxtb16(v1) << 1) & 0xFFFEFFFEu);
+        f[3] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v1) << 1) & 0xFFFEFFFEu);
+        f[4] = (int32_t)(((uint32_t)ac_sxtb16(v2) << 1) & 0xFFFEFFFEu);
+        f[5] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v2) << 1) & 0xFFFEFFFEu);
     }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    for (k = 0; k < 4; ++k, q += 4, rq += 3) {
+        ok &= q[0] > -bmax && q[0] < bmax && q[3] > -(1 << 29) && q[3] < (1 << 29);
+        g->acc0[k] = (int32_t)((uint32_t)q[0] << 1);
+        rq[0] = q[1];
+        rq[1] = (int32_t)((uint32_t)q[3] << 1);
+        rq[2] = q[2] + 1;
+    }
+    return ok;
 }
 
-/* 3x3, dilation 1, depth multiplier 1: channel groups outermost, so each group's nine weight words
- * are sign-extended once (into w16 on the stack, pairs (c, c+2) and (c+1, c+3) per tap) and the
- * pixel loop reads them as pairs with LDRD; interior pixels take the unrolled assembly, border
- * pixels the in-image taps. The channels left over (in_c not a multiple of 4) go one at a time. */
+/* A local variable held in the named register (the real core's assembly paths only). */
+#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+#define AC_DW_REG(r) __asm__(r)
+#else
+#define AC_DW_REG(r)
+#endif
+
+/* Output rows per block of the 3x3 path's run list (three runs a row, 12 bytes each, on the stack). */
+#define AC_DW_RUN_ROWS 24
+
+typedef struct {
+    int32_t x;
+    const int32_t *w;
+    int32_t n;
+} dw_run;
+
+/* Channels c..c+3 of output rows [oy0, oy1) from the in-image tap list: a group whose sums could leave int32
+ * when doubled, or a layer whose windows overhang the image by more than one pixel. */
+static void dw_group_any(const ac_conv_geom *p, const int8_t *filter, const int32_t *requant, const int8_t *in_img,
+                         int8_t *out_img, int32_t c, int32_t oy0, int32_t oy1, int32_t full)
+{
+    const int32_t xo = ac_dup16(p->input_offset);
+    int32_t in_off[9], w_off[9], oy, ox;
+    for (oy = oy0; oy < oy1; ++oy) {
+        for (ox = 0; ox < p->out_w; ++ox) {
+            int32_t acc[4];
+            const int32_t taps = dw_taps(p, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, in_off,
+                                         w_off);
+            dw_channels4(in_img + c, filter + c, in_off, w_off, taps, xo, acc);
+            dw_out4_table(p, requant, acc, c, out_img + (oy * p->out_w + ox) * p->out_c, full);
+        }
+    }
+}
+
+/* 3x3, dilation 1, depth multiplier 1: channel groups outermost, so each group's weights are
+ * sign-extended once (into the frame, read as pairs with LDRD), then every pixel runs the nine-tap
+ * block: the interior columns inline, the border columns (windows moved in by one) out of line.
+ * The channels left over (in_c not a multiple of 4) go one at a time. */
 AC_INLINE void dw_image3x3(const ac_conv_geom *p, const int8_t *filter, const int32_t *requant, const int8_t *in_img,
                            int8_t *out_img, int32_t full)
 {
     const int32_t xo = ac_dup16(p->input_offset), s = p->in_c, row = p->in_w * s;
-    /* Output rows / columns whose 3x3 window lies in the image. */
-    const int32_t oy_lo = dw_min((p->pad_top + p->stride_h - 1) / p->stride_h, p->out_h);
-    const int32_t ox_lo = dw_min((p->pad_left + p->stride_w - 1) / p->stride_w, p->out_w);
-    const int32_t oy_hi = p->in_h >= 3 ? dw_min((p->in_h - 3 + p->pad_top) / p->stride_h + 1, p->out_h) : 0;
+    /* Every window lies in the image or overhangs it by one row / column on one side. */
+    const int32_t framed = p->in_h >= 3 && p->in_w >= 3 && p->pad_top <= 1 && p->pad_left <= 1 &&
+                           (p->out_h - 1) * p->stride_h - p->pad_top + 3 - p->in_h <= 1 &&
+                           (p->out_w - 1) * p->stride_w - p->pad_left + 3 - p->in_w <= 1;
+    /* Output columns [ox_lo, ox_hi) have their window in the image; at most one column either side. */
+    const int32_t ox_lo = (p->pad_left + p->stride_w - 1) / p->stride_w;
     const int32_t ox_hi = p->in_w >= 3 ? dw_min((p->in_w - 3 + p->pad_left) / p->stride_w + 1, p->out_w) : 0;
-    int32_t c, oy, ox, t;
-    for (c = 0; c + 4 <= s; c += 4) {
-        int32_t w16[18];
-        const int8_t *xc = in_img + c;
-        const int32_t *q = requant + 4 * c;
-        for (t = 0; t < 9; ++t) {
-            const int32_t wv = ac_load4(filter + t * s + c);
-            w16[2 * t] = ac_sxtb16(wv);
-            w16[2 * t + 1] = ac_sxtb16_ror8(wv);
-        }
-        for (oy = 0; oy < p->out_h; ++oy) {
+    /* The assembly leaves x two rows down; xstep takes it to the next pixel. */
+    const int32_t xstep = p->stride_w * s - 2 * row;
+    dw_group g;
+    /* A row's runs of pixels: the left border column (its window moved right, so the frame origin
+     * one tap right), the interior, the right border column (origin one tap left); x: input byte
+     * offset, w: frame origin in words, n: output bytes. Empty runs are left out. */
+    struct {
+        int32_t x, w, n;
+    } cols[3];
+    dw_run runs[3 * AC_DW_RUN_ROWS];
+    int32_t ncols = 0, c = 0, oy, ox, oy0, t, k;
+    if (ox_lo > 0) {
+        cols[ncols].x = 0, cols[ncols].w = 4, cols[ncols++].n = ox_lo * s;
+    }
+    if (ox_hi > ox_lo) {
+        cols[ncols].x = (ox_lo * p->stride_w - p->pad_left) * s, cols[ncols].w = 2;
+        cols[ncols++].n = (ox_hi - ox_lo) * s;
+    }
+    if (p->out_w > ox_hi) {
+        cols[ncols].x = (p->in_w - 3) * s, cols[ncols].w = 0, cols[ncols++].n = (p->out_w - ox_hi) * s;
+    }
+    for (t = 0; t < 50; ++t) {
+        g.w[t] = 0;
+    }
+    /* Rows in blocks, each block's runs listed once for all its channel groups: the pixel loop
+     * then takes one run after another (the output pixels of a group follow each other). */
+    for (oy0 = 0; oy0 < p->out_h; oy0 += AC_DW_RUN_ROWS) {
+        const int32_t oy1 = dw_min(oy0 + AC_DW_RUN_ROWS, p->out_h);
+        const dw_run *const r_end = runs + (framed ? ncols * (oy1 - oy0) : 0);
+        dw_run *r = runs;
+        for (oy = oy0; framed && oy < oy1; ++oy) {
             const int32_t y0 = oy * p->stride_h - p->pad_top;
-            int8_t *o = out_img + oy * p->out_w * p->out_c + c;
-            int32_t acc[4];
-            ox = 0;
-            if (oy >= oy_lo && oy < oy_hi && ox_lo < ox_hi) {
-                for (; ox < ox_lo; ++ox, o += s) {
-                    dw_border3x3(p, xc, w16, y0, ox * p->stride_w - p->pad_left, xo, acc);
-                    dw_out4_table(p, q, acc, 0, o, full);
-                }
-                {
-                    /* Interior: the assembly leaves x two rows down; xstep takes it to the next pixel. */
-                    const int8_t *x = xc + (y0 * p->in_w + ox * p->stride_w - p->pad_left) * s;
-                    const int32_t xstep = p->stride_w * s - 2 * row;
-                    int8_t *const o_end = o + (ox_hi - ox_lo) * s;
-                    for (; o != o_end; o += s, x += xstep) {
-                        int32_t in[4];
-                        AC_DW_3X3(in[0], in[1], in[2], in[3], x, w16, s, row, xo);
-                        dw_out4_table(p, q, in, 0, o, full);
-                    }
-                    ox = ox_hi;
-                }
+            const int32_t yc = y0 < 0 ? 0 : dw_min(y0, p->in_h - 3);
+            for (k = 0; k < ncols; ++k, ++r) {
+                r->x = yc * row + cols[k].x;
+                /* One frame row down when the window was moved down. */
+                r->w = g.w + 10 * (yc - y0 + 1) + cols[k].w;
+                r->n = cols[k].n;
             }
-            for (; ox < p->out_w; ++ox, o += s) {
-                dw_border3x3(p, xc, w16, y0, ox * p->stride_w - p->pad_left, xo, acc);
-                dw_out4_table(p, q, acc, 0, o, full);
+        }
+        for (c = 0; c + 4 <= s; c += 4) {
+            const int8_t *const xc = in_img + c;
+            int8_t *o = out_img + oy0 * p->out_w * s + c;
+            if (!dw_group_init(&g, filter + c, requant + 4 * c, s) || !framed) {
+                dw_group_any(p, filter, requant, in_img, out_img, c, oy0, oy1, full);
+                continue;
+            }
+            for (r = runs; r != r_end; ++r) {
+                const int8_t *x = xc + r->x;
+                const int32_t *const wv = r->w;
+                int8_t *const o_stop = o + r->n;
+                do { /* runs are never empty */
+                    /* In r0-r3: gcc then loads the starting sums with two LDRDs. */
+                    register int32_t a0 AC_DW_REG("r0") = g.acc0[0];
+                    register int32_t a1 AC_DW_REG("r1") = g.acc0[1];
+                    register int32_t a2 AC_DW_REG("r2") = g.acc0[2];
+                    register int32_t a3 AC_DW_REG("r3") = g.acc0[3];
+                    AC_DW_3X3(a0, a1, a2, a3, x, wv, s, row, xo);
+                    AC_DW_REQUANT2X4(a0, a1, a2, a3, g.rq);
+                    if (full) {
+                        o[0] = ac_sat8(a0);
+                        o[1] = ac_sat8(a1);
+                        o[2] = ac_sat8(a2);
+                        o[3] = ac_sat8(a3);
+                    } else {
+                        o[0] = ac_clamp_s8(a0, p->act_min, p->act_max);
+                        o[1] = ac_clamp_s8(a1, p->act_min, p->act_max);
+                        o[2] = ac_clamp_s8(a2, p->act_min, p->act_max);
+                        o[3] = ac_clamp_s8(a3, p->act_min, p->act_max);
+                    }
+                    o += s;
+                    x += xstep;
+                } while (o != o_stop);
             }
         }
     }
