@@ -43,8 +43,9 @@ def expanded_markdown(report: Report) -> list[str]:
     return ["", f"Parameters expanded at run time (objective `{md_cell(net.objective)}`): {len(rows)} layers keep "
             f"their {' and '.join(kinds)} compact in flash, {flash:,} bytes instead of {tables:,}, and expand them "
             f"(`firmware_stub/kernels/ac_params.c`, about {pred:,} instructions per inference predicted) into "
-            f"arena ranges free during their layer, so the kernels read the same tables; the arena (RAM) is "
-            f"{net.arena_bytes:,} bytes with them (generated C arena in the totals)."]
+            f"the arena right before their layer runs (ranges no tensor live during the layer uses), so the kernels "
+            f"read the same tables; the arena (RAM, generated C arena in the totals), {net.arena_bytes:,} bytes, "
+            f"includes them."]
 
 
 def markdown(report: Report, chart: str | None = CHART) -> str:

@@ -194,7 +194,7 @@ def _requant_table(e: cg.Emitter, op: Operator, layer: str, rows: list[list[int]
     oc = len(rows)
     table_bytes = 16 * oc
     compact = (9 + (pairs is not None)) * oc + wf.COMPACT_STRUCT_BYTES
-    cost = wf.expand_instructions(oc, "row")
+    cost = wf.expand_instructions(oc, "row" if pairs is None else "sparse_row")
     if e.reference or not wf.expand_pays(e.objective, table_bytes - compact, cost,
                                          e.scratch_grows_arena(op, table_bytes)):
         flash = rows if pairs is None else [[b_, m_, r_ | int(n) << 8, rnd] for (b_, m_, r_, rnd), n
