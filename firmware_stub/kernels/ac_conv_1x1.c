@@ -219,37 +219,45 @@ AC_INLINE void quad_adjacent(const ac_conv_table_params *p, const int32_t *w16, 
     const int32_t *const q_end = q + 4 * out_c;
     const int32_t *const end = buf + 2 * in_c;
     const int8_t *w = p->filter;
-    /* The int16 words cover the channel pairs; an odd last channel reads its int8 row. */
-    const int32_t pre_c = pre ? out_c & ~1 : 0;
-    int32_t oc = 0;
     quad_widen(x0, in_c, buf);
-    for (; q != q_end; q += 4, ++out, ++oc) {
-        const int32_t *x = buf;
-        int32_t a0, a1, a2, a3 = q[0], m, r, rnd, v;
-        if (oc < pre_c) {
-            /* Channel pairs of in_c words; the odd channel's words follow the even one's. */
-            const int32_t *wp = w16 + (oc >> 1) * in_c + 2 * (oc & 1);
-            AC_Q_DOT_W16(a0, a1, a2, a3, x, wp, end);
-        } else {
-            if (pre) {
-                w = p->filter + oc * in_c;
-            }
-            AC_Q_DOT_W8(a0, a1, a2, a3, x, w, end);
-        }
-        m = q[1];
-        r = q[2];
-        rnd = q[3];
+    /* One output channel: a3 starts as the bias; the row's other words after the dot products. */
+#define AC_Q_CHANNEL(DOT, wp)                                                                      \
+    do {                                                                                           \
+        const int32_t *x_ = buf;                                                                   \
+        int32_t a0, a1, a2, a3 = q[0], m, r, rnd, v;                                               \
+        DOT(a0, a1, a2, a3, x_, wp, end);                                                          \
+        m = q[1];                                                                                  \
+        r = q[2];                                                                                  \
+        rnd = q[3];                                                                                \
+        AC_Q_OUT(a0, 0);                                                                           \
+        AC_Q_OUT(a1, 1);                                                                           \
+        AC_Q_OUT(a2, 2);                                                                           \
+        AC_Q_OUT(a3, 3);                                                                           \
+        q += 4;                                                                                    \
+        ++out;                                                                                     \
+    } while (0)
 #define AC_Q_OUT(acc, k)                                                                           \
     do {                                                                                           \
         AC_Q_REQUANT(v, acc, m, r, rnd);                                                           \
         out[(k) * out_c] = full ? ac_sat8(v) : ac_clamp_s8(v, lo, hi);                             \
     } while (0)
-        AC_Q_OUT(a0, 0);
-        AC_Q_OUT(a1, 1);
-        AC_Q_OUT(a2, 2);
-        AC_Q_OUT(a3, 3);
-#undef AC_Q_OUT
+    if (pre) {
+        /* Channel pairs of in_c words, the odd channel's words 2 after the even one's; the int16
+         * words cover the pairs only, so an odd last channel reads its int8 row below. */
+        const int32_t *const q_pairs = q + 8 * (out_c >> 1);
+        const int32_t *wb = w16;
+        for (; q != q_pairs; wb += in_c) {
+            const int32_t *w0 = wb, *w1 = wb + 2;
+            AC_Q_CHANNEL(AC_Q_DOT_W16, w0);
+            AC_Q_CHANNEL(AC_Q_DOT_W16, w1);
+        }
+        w += (out_c & ~1) * in_c;
     }
+    while (q != q_end) {
+        AC_Q_CHANNEL(AC_Q_DOT_W8, w);
+    }
+#undef AC_Q_OUT
+#undef AC_Q_CHANNEL
 }
 
 #define AC_QUAD_ADJACENT(name, pre, full)                                                                  \
