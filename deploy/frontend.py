@@ -17,8 +17,8 @@ Storage (flash): the window's win_length non-zero values as q15; the filterbank 
 band's first FFT bin and length plus its weights as uint16 scaled by one global factor (so the
 thresholds stay shared by every band); the thresholds in the units the C arithmetic produces:
 float32 on FPU cores, uint64 in the fixed-point (q31 FFT) build for cores without an FPU.
-The FFT is CMSIS-DSP's: on FPU cores its complex FFT of n_fft/2 points, whose real split the front
-end fuses into the power spectrum (acfront.c); its FFTs take powers of two.
+The FFT is CMSIS-DSP's complex FFT of n_fft/2 points (float on FPU cores, q31 without an FPU),
+whose real split the front end fuses into the power spectrum (acfront.c); it takes powers of two.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import numpy as np
 
 from acdeploy.errors import ConfigError, ModelError
 
-# n_fft the float build takes (CMSIS-DSP's complex FFT of 16 to 2048 points); its q31 real FFT also takes 8192
+# n_fft the front end takes (CMSIS-DSP's complex FFTs of 16 to 2048 points)
 FFT_SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 # The fixed-point build drops this many low bits of each bin's 64-bit power before the uint16
 # weights multiply it: the sum of a band's products then fits 64 bits (Parseval bounds the power).
@@ -119,6 +119,7 @@ class Tables:
     enorm: np.ndarray  # float64 [n_mels]: Slaney normalisation of each band
     enorm_f32: np.ndarray  # float32 [n_mels]: enorm / 65535 / 4 (float build: its power is 4 |X|^2)
     sin_f32: np.ndarray  # float32 [n_fft / 4 + 1]: sin(2 pi k / n_fft), the float build's real-split twiddles
+    sin_q30: np.ndarray  # int32 [n_fft / 4 + 1]: the same x 2^30, the fixed build's
     enorm_q16: np.ndarray  # uint16 [n_mels]: enorm / max(enorm) x 65535 (fixed build)
     th_first: float  # float build: threshold k + log_offset = th_first * th_ratio^k (units x 2^60)
     th_ratio: float
@@ -203,10 +204,11 @@ def tables(spec: FrontEndSpec) -> Tables:
     for k in range(255):  # the C loop, in float32
         f32[k] = e - np.float32(c.log_offset * 2.0 ** 60)
         e = np.float32(e * np.float32(th_ratio))
-    # Fixed build: q31 input pcm * window_q15 * 2^(1 + headroom), CMSIS's q31 real FFT divides by
-    # n_fft, the power is shifted right by FIXED_POWER_SHIFT + 2 headroom; the band sums are shifted
+    # Fixed build: q31 input pcm * window_q15 * 2^(1 + headroom), the FFT and its split divide by
+    # n_fft (as CMSIS's q31 real FFT does), the power is shifted right by FIXED_POWER_SHIFT + 2 headroom; the band sums are shifted
     # right by 16 and multiplied by enorm_q16.
     n_bits = int(math.log2(c.n_fft))
+    sine = np.sin(2 * np.pi * np.arange(c.n_fft // 4 + 1) / c.n_fft)
     u64 = th * 2.0 ** (62 - 2 * n_bits - FIXED_POWER_SHIFT) * (WEIGHT_MAX / 65536.0) * WEIGHT_MAX / enorm.max()
     return Tables(
         window_q15=window_q15,
@@ -215,7 +217,8 @@ def tables(spec: FrontEndSpec) -> Tables:
         rise_q16=np.round(rise * WEIGHT_MAX).astype(np.uint16),
         enorm=enorm,
         enorm_f32=(enorm / WEIGHT_MAX / 4).astype(np.float32),
-        sin_f32=(np.sin(2 * np.pi * np.arange(c.n_fft // 4 + 1) / c.n_fft)).astype(np.float32),
+        sin_f32=sine.astype(np.float32),
+        sin_q30=np.round(sine * 2.0 ** 30).astype(np.int32),
         enorm_q16=enorm_q16.astype(np.uint16),
         th_first=th_first, th_ratio=th_ratio, th_offset=c.log_offset * 2.0 ** 60,
         thresholds_f32=np.where(f32 <= 0, -1.0, f32).astype(np.float32),
@@ -285,6 +288,8 @@ def tables_source(spec: FrontEndSpec) -> str:
         _rows(str(int(v)) for v in t.enorm_q16), "};",
         "const uint64_t acfront_thresholds[255] = {",
         _rows((_u64(v) for v in t.thresholds_u64), 4), "};",
+        "const int32_t acfront_sin_q30[ACFRONT_N_FFT / 4 + 1] = {",
+        _rows(str(int(v)) for v in t.sin_q30), "};",
         "#else",
         "const float acfront_enorm[ACFRONT_N_MELS] = {",
         _rows((_f32(v) for v in t.enorm_f32), 6), "};",
@@ -325,16 +330,15 @@ def table_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     t = tables(spec)
     window = 2 * ((spec.features.win_length // 2 + 1) if t.symmetric else spec.features.win_length)
     shared = window + 2 * len(t.seg_start) + 2 * len(t.rise_q16)
-    return shared + (2 * spec.features.n_mels + 8 * 255 if fixed
-                     else 4 * spec.features.n_mels + 4 * (spec.features.n_fft // 4 + 1) + 20)
+    twiddles = 4 * (spec.features.n_fft // 4 + 1)
+    return shared + twiddles + (2 * spec.features.n_mels + 8 * 255 if fixed else 4 * spec.features.n_mels + 20)
 
 
 def ram_bytes(spec: FrontEndSpec, fixed: bool) -> int:
     """acfront_ram_bytes() on a 32-bit core: sample ring, FFT input and output, frame ring, FFT
-    instance (the q31 real FFT's 24 bytes, the float complex FFT's 16; Helium's rearranged
-    twiddle pointers add 24 on the M55, not counted here), the power spectrum, and the thresholds and mel weights
-    as floats (float build)."""
+    instance (16 bytes; Helium's rearranged twiddle pointers add 24 on the M55, not counted here),
+    the power spectrum (uint64 fixed, float), and the thresholds and mel weights as floats (float build)."""
     n, ring = spec.features.n_fft, spec.frames * spec.features.n_mels
     if fixed:
-        return 2 * n + ring + 4 * n + 8 * n + 24 + 8 * (n // 2 + 1)
+        return 2 * n + ring + 4 * n + 16 + 8 * (n // 2 + 1)
     return 2 * n + ring + 4 * n + 16 + 4 * (n // 2 + 1) + 4 * 255 + 4 * max(len(tables(spec).rise_q16), 1)

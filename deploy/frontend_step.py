@@ -30,14 +30,12 @@ CMSIS_DIR = "cmsisdsp"
 FRONTEND_MK = "frontend.mk"
 # the front end's own C files (acfront_tool.c is a host tool for tests and benchmarks)
 FRONTEND_FILES = ("acfront.c", "acfront.h", "acfront_run.c", "acfront_run.h", "acfront_tool.c")
-# what arm_cfft_f32 (FPU cores) and arm_rfft_q31 (cores without an FPU) pull in
+# what arm_cfft_f32 (FPU cores) and arm_cfft_q31 (cores without an FPU) pull in
 CMSIS_SOURCES = tuple(f"Source/{p}" for p in (
     "TransformFunctions/arm_cfft_f32.c", "TransformFunctions/arm_cfft_init_f32.c",
     "TransformFunctions/arm_cfft_radix8_f32.c", "TransformFunctions/arm_bitreversal2.c",
-    "TransformFunctions/arm_rfft_q31.c", "TransformFunctions/arm_rfft_init_q31.c",
     "TransformFunctions/arm_cfft_q31.c", "TransformFunctions/arm_cfft_init_q31.c",
     "TransformFunctions/arm_cfft_radix4_q31.c", "TransformFunctions/arm_bitreversal.c",
-    "BasicMathFunctions/arm_shift_q31.c",
     "CommonTables/arm_common_tables.c", "CommonTables/arm_const_structs.c",
     "CommonTables/arm_mve_tables.c",  # Helium FFT tables: empty unless the core has MVE (M55)
 ))
@@ -121,7 +119,7 @@ def _section(spec: frontend.FrontEndSpec, target, clips: int, **measured) -> Fro
     fixed = _fixed(target)
     c = spec.features
     return FrontEndSection(
-        fft=f"CMSIS-DSP {CMSISDSP_VERSION} {'arm_rfft_q31' if fixed else 'arm_cfft_f32 + real split'}", fixed_point=fixed,
+        fft=f"CMSIS-DSP {CMSISDSP_VERSION} {'arm_cfft_q31' if fixed else 'arm_cfft_f32'} + real split", fixed_point=fixed,
         sample_rate=c.sample_rate, n_fft=c.n_fft, hop_length=c.hop_length, n_mels=c.n_mels, frames=spec.frames,
         table_bytes=frontend.table_bytes(spec, fixed), ram_bytes=frontend.ram_bytes(spec, fixed), clips=clips,
         **measured)

@@ -28,39 +28,40 @@ static int has_served;
 static unsigned stride = ACFRONT_FRAMES;
 static int8_t features[ACFRONT_FRAMES][ACFRONT_N_MELS]; /* ring of frames, frame i at i % FRAMES */
 
+/* CMSIS-DSP's complex FFT of N/2 points, the core of the real FFT (its per-size init links only
+ * that size's tables) */
+#if N == 32
+#define N_CFFT 16
+#elif N == 64
+#define N_CFFT 32
+#elif N == 128
+#define N_CFFT 64
+#elif N == 256
+#define N_CFFT 128
+#elif N == 512
+#define N_CFFT 256
+#elif N == 1024
+#define N_CFFT 512
+#elif N == 2048
+#define N_CFFT 1024
+#elif N == 4096
+#define N_CFFT 2048
+#else
+#error "the front end's FFT takes n_fft 32 to 4096"
+#endif
 #if ACFRONT_FIXED
 typedef uint64_t energy_t;
-static arm_rfft_instance_q31 fft;
-static q31_t frame_buf[N];
-static q31_t spec[2 * N];    /* arm_rfft_q31 writes the whole (symmetric) spectrum */
+static arm_cfft_instance_q31 fft;
+static q31_t frame_buf[N];   /* the N real samples as N/2 complex ones: the complex FFT's input and output */
 static uint64_t power[BINS]; /* |X|^2 >> ACFRONT_POWER_SHIFT */
 static uint32_t headroom;    /* bits the current frame was scaled up by before the FFT */
+#define cfft_init CAT3(arm_cfft_init_, N_CFFT, _q31)
 #else
 typedef float energy_t;
 static arm_cfft_instance_f32 fft;
 static float frame_buf[N]; /* the N real samples as N/2 complex ones: the complex FFT's input and output */
 static float power[BINS];  /* 4 |X[k]|^2 */
-/* CMSIS-DSP's complex FFT of N/2 points (its per-size init links only that size's tables) */
-#define CFFT_INIT(n) CAT3(arm_cfft_init_, n, _f32)
-#if N == 32
-#define cfft_init CFFT_INIT(16)
-#elif N == 64
-#define cfft_init CFFT_INIT(32)
-#elif N == 128
-#define cfft_init CFFT_INIT(64)
-#elif N == 256
-#define cfft_init CFFT_INIT(128)
-#elif N == 512
-#define cfft_init CFFT_INIT(256)
-#elif N == 1024
-#define cfft_init CFFT_INIT(512)
-#elif N == 2048
-#define cfft_init CFFT_INIT(1024)
-#elif N == 4096
-#define cfft_init CFFT_INIT(2048)
-#else
-#error "the float build's FFT takes n_fft 32 to 4096"
-#endif
+#define cfft_init CAT3(arm_cfft_init_, N_CFFT, _f32)
 #endif
 static int fft_ready;
 /* once per clip or start: compiled for size (flash is the front end's budget), not speed */
@@ -227,11 +228,30 @@ static void windowed_frame(void) {
 static void compute_frame(void) {
     windowed_frame();
 #if ACFRONT_FIXED
-    arm_rfft_q31(&fft, frame_buf, spec);
-    for (uint32_t k = 0; k < BINS; k++) {
-        int64_t re = spec[2 * k], im = spec[2 * k + 1];
+    /* The real FFT as in the float build below (CMSIS-DSP's complex FFT of N/2 points, then the
+     * split, fused with the power), in 64-bit integers rounded once per bin. CMSIS's q31 complex
+     * FFT scales by 2/N; X here is scaled by 1/N, as arm_rfft_q31's output is, so the thresholds
+     * are the same: X = (A + C) / 4 with C's twiddles in q30 (|A|, |B| < 2^33: no overflow). */
+    arm_cfft_q31(&fft, frame_buf, 0, 1);
+    {
         uint32_t shift = ACFRONT_POWER_SHIFT + 2 * headroom;
-        power[k] = ((uint64_t)(re * re) + (uint64_t)(im * im) + ((uint64_t)1 << (shift - 1))) >> shift;
+        uint64_t half = (uint64_t)1 << (shift - 1);
+        int64_t dc = ((int64_t)frame_buf[0] + frame_buf[1] + 1) >> 1;
+        int64_t nyquist = ((int64_t)frame_buf[0] - frame_buf[1] + 1) >> 1;
+        power[0] = ((uint64_t)(dc * dc) + half) >> shift;
+        power[N / 2] = ((uint64_t)(nyquist * nyquist) + half) >> shift;
+        const q31_t *z = frame_buf + 2, *y = frame_buf + N - 2; /* Z[k], Z[N/2 - k] */
+        const int32_t *sin_k = acfront_sin_q30 + 1, *cos_k = acfront_sin_q30 + N / 4 - 1;
+        uint64_t *lo = power + 1, *hi = power + N / 2 - 1;
+        for (uint32_t k = 1; k <= N / 4; k++, z += 2, y -= 2) {
+            int64_t ar = (int64_t)z[0] + y[0], ai = (int64_t)z[1] - y[1];
+            int64_t br = (int64_t)z[0] - y[0], bi = (int64_t)z[1] + y[1];
+            int64_t c = *cos_k--, s = *sin_k++;
+            int64_t cr = (c * bi - s * br + (1 << 29)) >> 30, ci = -((c * br + s * bi + (1 << 29)) >> 30);
+            int64_t xr = (ar + cr + 2) >> 2, xi = (ai + ci + 2) >> 2, yr = (ar - cr + 2) >> 2, yi = (ai - ci + 2) >> 2;
+            *lo++ = ((uint64_t)(xr * xr) + (uint64_t)(xi * xi) + half) >> shift;
+            *hi-- = ((uint64_t)(yr * yr) + (uint64_t)(yi * yi) + half) >> shift;
+        }
     }
     /* Mel bands as overlapping triangles: in segment s, bin k is on band s's rising slope (weight
      * r = rise_q16 / 65535) and band s - 1's falling one (1 - r), before each band's normalisation. */
@@ -299,10 +319,8 @@ static void compute_frame(void) {
 }
 
 COLD static void init_fft(void) {
-#if ACFRONT_FIXED
-    CAT3(arm_rfft_init_, ACFRONT_N_FFT, _q31)(&fft, 0, 1);
-#else
     cfft_init(&fft);
+#if !ACFRONT_FIXED
     make_thresholds();
 #endif
     fft_ready = 1;
@@ -383,9 +401,7 @@ COLD void acfront_input(int8_t *model_input) {
 
 size_t acfront_ram_bytes(void) {
     return sizeof ring + sizeof features + sizeof frame_buf + sizeof fft + sizeof power
-#if ACFRONT_FIXED
-           + sizeof spec
-#else
+#if !ACFRONT_FIXED
            + sizeof thresholds + sizeof rise
 #endif
         ;

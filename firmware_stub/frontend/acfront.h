@@ -3,8 +3,8 @@
  * It computes, frame by frame, what the training features compute for a whole clip
  * (data/features.py: librosa STFT with center=True and zero padding, power spectrum, Slaney mel
  * filterbank, log, the model's standardisation and int8 input quantisation), with CMSIS-DSP's
- * FFTs: on cores with an FPU its float complex FFT of n_fft/2 points and the real split fused into
- * the power spectrum; where there is no FPU its q31 real FFT (ACFRONT_FIXED).
+ * complex FFT of n_fft/2 points with the real split fused into the power spectrum: float on cores
+ * with an FPU, q31 fixed point where there is none (ACFRONT_FIXED).
  *
  *   acfront_reset();                 start of a clip or a stream (the n_fft/2 zeros of center=True)
  *   acfront_push(pcm, n);            any number of samples; each frame is computed when its hop completes
@@ -52,6 +52,7 @@ extern const uint16_t acfront_rise_q16[];
 #if ACFRONT_FIXED
 extern const uint16_t acfront_enorm[ACFRONT_N_MELS];
 extern const uint64_t acfront_thresholds[255];
+extern const int32_t acfront_sin_q30[ACFRONT_N_FFT / 4 + 1]; /* sin(2 pi k / n_fft) x 2^30: the real split's twiddles */
 #else
 extern const float acfront_enorm[ACFRONT_N_MELS];
 extern const float acfront_sin[ACFRONT_N_FFT / 4 + 1]; /* sin(2 pi k / n_fft): the real split's twiddles */
