@@ -3,10 +3,12 @@
  * filter bytes of four adjacent channels are loaded as one word each, sign-extended in pairs
  * (SXTAB16 adds the input offset on the way), and SMLABB/SMLATT accumulate each lane into its
  * own channel's accumulator. 3x3 kernels (dilation 1) run channel group by channel group: the
- * group's weights are sign-extended once into pairs on the stack, interior pixels take an unrolled
- * assembly path (one LDR, two SXTAB16, one LDRD and four multiplies per tap), border pixels loop
- * over their in-image taps. Other kernels list each pixel's in-image taps. The output stage is
- * ac_requant_fast in assembly (two LDRDs per table row). Without DSP the generated call names
+ * group's weights are sign-extended once, doubled, into a zero-framed tap frame on the stack, so
+ * every pixel, border ones included (the window moved into the image, the frame origin moved
+ * the other way), runs one assembly block of nine taps (one LDR, two SXTAB16, one LDRD and four
+ * SMLAxy each) that starts from twice the bias; the doubled sums are requantised with SMMLAR (one
+ * LDM per channel's row). Groups whose doubled sums could leave int32, and other kernels, list each
+ * pixel's in-image taps and use ac_requant_fast in assembly. Without DSP the generated call names
  * ac_depthwise_tables instead (ac_kernels.h).
  */
 #include "ac_kernels.h"
@@ -258,13 +260,13 @@ static int32_t dw_group_init(dw_group *g, const int8_t *filter, const int32_t *q
     int32_t *f = g->w + 12, *rq = g->rq, ky, k, ok = 1;
     for (ky = 0; ky < 3; ++ky, f += 10, filter += 3 * s) {
         const int32_t v0 = ac_load4(filter), v1 = ac_load4(filter + s), v2 = ac_load4(filter + 2 * s);
-        /* Both int16 lanes doubled: the low lane's top bit must not carry into the high lane. */
-        f[0] = (int32_t)(((uint32_t)ac_sxtb16(v0) << 1) & 0xFFFEFFFEu);
-        f[1] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v0) << 1) & 0xFFFEFFFEu);
-        f[2] = (int32_t)(((uint32_t)ac_sxtb16(v1) << 1) & 0xFFFEFFFEu);
-        f[3] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v1) << 1) & 0xFFFEFFFEu);
-        f[4] = (int32_t)(((uint32_t)ac_sxtb16(v2) << 1) & 0xFFFEFFFEu);
-        f[5] = (int32_t)(((uint32_t)ac_sxtb16_ror8(v2) << 1) & 0xFFFEFFFEu);
+        /* Each int16 lane doubled by adding the byte to its own sign extension. */
+        f[0] = ac_sxtab16(ac_sxtb16(v0), v0);
+        f[1] = ac_sxtab16_ror8(ac_sxtb16_ror8(v0), v0);
+        f[2] = ac_sxtab16(ac_sxtb16(v1), v1);
+        f[3] = ac_sxtab16_ror8(ac_sxtb16_ror8(v1), v1);
+        f[4] = ac_sxtab16(ac_sxtb16(v2), v2);
+        f[5] = ac_sxtab16_ror8(ac_sxtb16_ror8(v2), v2);
     }
     for (k = 0; k < 4; ++k, q += 4, rq += 3) {
         ok &= q[0] > -bmax && q[0] < bmax && q[3] > -(1 << 29) && q[3] < (1 << 29);
@@ -312,8 +314,9 @@ static void dw_group_any(const ac_conv_geom *p, const int8_t *filter, const int3
 
 /* 3x3, dilation 1, depth multiplier 1: channel groups outermost, so each group's weights are
  * sign-extended once (into the frame, read as pairs with LDRD), then every pixel runs the nine-tap
- * block: the interior columns inline, the border columns (windows moved in by one) out of line.
- * The channels left over (in_c not a multiple of 4) go one at a time. */
+ * block, run after run (a row's left border column, interior, right border column). Layers whose
+ * windows overhang the image by more than one row or column, and groups past the doubled-sum
+ * bounds, take the tap list; the channels left over (in_c not a multiple of 4) go one at a time. */
 AC_INLINE void dw_image3x3(const ac_conv_geom *p, const int8_t *filter, const int32_t *requant, const int8_t *in_img,
                            int8_t *out_img, int32_t full)
 {
