@@ -15,7 +15,8 @@ class DeployConfig:
         help="what the per-layer weight format choice of acdeploy build optimises (deploy/weight_formats.py): "
         "speed = fewest predicted instructions, size = fewest flash bytes, balanced = a format adds flash only where it "
         "saves at least 100 instructions per inference per byte, and sparse weights only where they are no larger and "
-        "predicted at least 10 % faster than dense",
+        "predicted at least 10 % faster than dense; balanced and size also keep requantisation rows and ADD tables "
+        "compact in flash and expand them into the arena at run time (balanced: where that adds no RAM)",
         choices=("speed", "size", "balanced"), key_neutral=True)
 
 
