@@ -401,7 +401,8 @@ class Report:
             budgets=[_budget(b, source, k) for k, b in enumerate(d["budgets"])],
             notes=dict(d["notes"]),
             network=None if d.get("network") is None else _flat(
-                NetworkSection, d["network"], source, "network", optional=("weights", "objective", "weight_formats")),
+                NetworkSection, d["network"], source, "network", optional=("weights", "objective", "weight_formats",
+                                                                    "expanded_params")),
             firmware=None if d.get("firmware") is None else FirmwareResult.from_dict(d["firmware"], source),
             ethos_u=None if d.get("ethos_u") is None else _flat(EthosResult, d["ethos_u"], source, "ethos_u"),
             frontend=None if d.get("frontend") is None else _flat(FrontEndSection, d["frontend"], source, "frontend"),

@@ -152,3 +152,19 @@ def test_student_under_balanced_on_the_cortex_m4(tmp_path):
     saved = sum(x["table_bytes"] - x["flash_bytes"] for x in expanded)
     assert speed.firmware.size["weights"] - bal.firmware.size["weights"] >= saved
     assert bal.firmware.size["arena"] == speed.firmware.size["arena"]
+
+
+def test_report_lists_the_expanded_layers_and_reads_older_reports(tmp_path):
+    """report.json's network.expanded_params (balanced expands the golden model's depthwise rows);
+    a report.json written before the key existed still reads."""
+    import json
+
+    from acdeploy.deploy.build import BuildOptions, build
+    from acdeploy.deploy.report_data import Report
+
+    rep = build(GOLDEN, "cortex-m4", tmp_path / "b", options=BuildOptions(objective="balanced"))
+    d = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert d["network"]["expanded_params"] == rep.network.expanded_params != []
+    assert "Parameters expanded at run time" in (tmp_path / "b" / "report.md").read_text()
+    del d["network"]["expanded_params"]
+    assert Report.from_dict(d, "old report.json").network.expanded_params is None
