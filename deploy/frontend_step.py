@@ -6,7 +6,8 @@ CMSIS-DSP comes from the pinned PyPI sdist that scripts/setup.sh unpacks into
 `<venv>/share/acdeploy/cmsisdsp-<version>` (ACDEPLOY_CMSISDSP overrides the place); nothing is
 downloaded at build time. It is compiled as its Python build compiles it (-D__GNUC_PYTHON__), so
 CMSIS-Core's cmsis_compiler.h is not needed: the FFTs are portable C, which is what the float
-and q31 real FFTs are anyway (the DSP intrinsics only serve q15/q7 code).
+and q31 FFTs are anyway (the DSP intrinsics only serve q15/q7 code; firmware_stub/frontend/
+cmsis_compiler.h maps them for benchmarks/bench_fft.py, docs/BENCHMARKS.md "Front end").
 """
 
 from __future__ import annotations
