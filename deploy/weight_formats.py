@@ -20,7 +20,7 @@ Objectives (config `deploy.objective`):
 - size: fewest bytes;
 - balanced (default): a format may add flash only where it saves at least BYTE_WORTH
   instructions per inference per added byte (the int16 copies of a 32-channel 1x1 conv save
-  about 64 per byte on the M4, so balanced drops them: 12 KB for 3 % of the default student's
+  about 30 per byte on the M4, so balanced drops them: 12 KB for 3 % of the default student's
   instructions); sparse is taken only where it is no larger and faster than the dense choice.
 In every mode auto never picks a format that is larger and slower than dense. Under speed and
 balanced, sparse must be predicted faster than the dense choice by SPARSE_MARGIN: the fits are
@@ -41,13 +41,14 @@ SPARSE_MARGIN = 0.10  # speed/balanced: sparse takes at most (1 - this) x the de
 # the default student pruned to 50 and 92.8 %, --weights dense|auto|sparse); the int16-copy row
 # keeps the 1x1 per-output term (its layers all have 32 input channels, so the fit cannot split
 # it); hand estimates marked "est". The Cortex-M33 uses these (within 13 % per layer, see
-# docs/BENCHMARKS.md "Sparse weights").
+# docs/BENCHMARKS.md "Sparse weights"). The 1x1 rows refitted the same way after the four-pixel
+# kernel (2026-12-01: 1x1 0.94 + 10.23 per output; int16 copies 1.16 per MAC on 32 input channels).
 _M4 = {
-    "1x1": (1.51, 20.5, 0.0),
-    "1x1_w16": (1.26, 20.5, 0.0),
+    "1x1": (0.94, 10.23, 0.0),
+    "1x1_w16": (0.84, 10.23, 0.0),
     "gather": (3.4, 0.4, 0.0),
     "rows": (3.0, 20.0, 0.0),  # est
-    "depthwise": (4.05, 0.57, 0.0),  # the 3x3 kernel's figure in bench_firmware.py (4.02-4.09; 5.05 on a 5x7 map)
+    "depthwise": (3.01, 0.5, 0.0),  # the 3x3 kernel in bench_firmware.py (3.06-3.12; 3.37 on a 5x7 map)
     "ref": (10.0, 30.0, 0.0),  # est
     "fc": (2.0, 30.0, 0.0),  # est
     "sparse_1x1": (3.01, 18.41, 0.0),
@@ -73,7 +74,7 @@ _M7 = {
     "1x1": (1.51, 20.02, 0.0),
     "1x1_w16": (1.31, 20.02, 0.0),
     "gather": (3.38, 0.38, 0.0),
-    "depthwise": (4.82, 0.54, 0.0),
+    "depthwise": (3.1, 0.5, 0.0),  # the 3x3 kernel in bench_firmware.py (3.15-3.21; 3.46 on a 5x7 map)
     "sparse_1x1": (3.5, 18.98, 0.0),
     "sparse_gather": (3.81, 28.74, 8.08),
 }
