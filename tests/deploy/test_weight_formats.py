@@ -73,7 +73,10 @@ def test_unknown_mode_or_objective_is_one_line():
 
 def _model(tmp_path, sparsity: float):
     path = tmp_path / f"conv_{sparsity}.tflite"
-    m = next(m for m in cases("conv_fast", 40, 3) if read_tflite(m).tensor(read_tflite(m).operators[0].inputs[1]).shape[1] == 1)
+    # A 1x1 conv on 26 input channels (no int16 copies: not a multiple of 4); on much fewer, the
+    # dense kernel's per-output cost is below the sparse one's even at 95 % zeros.
+    m = next(m for m in cases("conv_fast", 40, 3)
+             if read_tflite(m).tensor(read_tflite(m).operators[0].inputs[1]).shape[1::2] == (1, 26))
     path.write_bytes(prune(m, sparsity))
     return path
 
