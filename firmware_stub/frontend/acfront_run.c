@@ -31,6 +31,15 @@ static int argmax(const int8_t *v, int n) {
 }
 
 /* Counts only the front end's own instructions: the noise is made outside the counted spans. */
+/* FNV-1a of the network's input: builds of the front end compared byte for byte from their logs */
+static int64_t input_hash(const int8_t *v) {
+    uint32_t h = 2166136261u;
+    for (int i = 0; i < ACNET_INPUT_SIZE; i++) {
+        h = (h ^ (uint8_t)v[i]) * 16777619u;
+    }
+    return (int64_t)h;
+}
+
 static uint64_t measure_noise_clip(void) {
     uint32_t seed = 12345u;
     uint64_t instructions = 0;
@@ -82,6 +91,7 @@ int acfront_run_clips(acfront_put_int put_int, acfront_put_field put_field) {
         put_field("status", status);
         put_field("frontend_instructions", (int64_t)front);
         put_field("network_instructions", (int64_t)net);
+        put_field("input_hash", input_hash(model_input));
         board_puts("\nAUDIO_OUTPUT ");
         put_int(c);
         for (int i = 0; i < ACNET_OUTPUT_SIZE; i++) {
