@@ -143,19 +143,19 @@ static inline int32_t pair(const int16_t *p) {
 }
 #define LO(v) ((int32_t)(int16_t)(v))
 #define HI(v) ((v) >> 16)
-/* Four samples a step in assembly on the M4, M7 and M33: gcc moves each product to the FPU and
- * stores each float alone, where one VMOV takes two core registers into two single-precision ones
- * and one VSTM stores four (13 instructions per two samples in C, 17 per four here). The same
- * products and int-to-float conversions (round to nearest) as the C loops: the same floats
- * (-DACFRONT_WINDOW_ASM=0 builds the C loops; tests/deploy/test_frontend_build.py compares). */
-#ifndef ACFRONT_WINDOW_ASM
+/* Two loops in assembly on the M4, M7 and M33, where gcc moves and stores one float at a time:
+ * the window four samples a step (one VMOV takes two core registers into two single-precision ones,
+ * one VSTM stores four: 13 instructions per two samples in C, 17 per four here) and the mel sums
+ * two bins a step (one VLDM loads two). The same operations in the same order as the C loops: the
+ * same floats (-DACFRONT_ASM=0 builds the C loops; tests/deploy/test_frontend_build.py compares). */
+#ifndef ACFRONT_ASM
 #if defined(__ARM_FEATURE_DSP) && defined(__ARM_FP) && (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__))
-#define ACFRONT_WINDOW_ASM 1
+#define ACFRONT_ASM 1
 #else
-#define ACFRONT_WINDOW_ASM 0
+#define ACFRONT_ASM 0
 #endif
 #endif
-#if ACFRONT_WINDOW_ASM
+#if ACFRONT_ASM
 /* x[k] = src[k] * w[k], k < 4n (n >= 1): SMULBB / SMULTT of a word of samples and a word of w */
 static inline void window_quads_up(float *x, const int16_t *src, const int16_t *w, uint32_t n) {
     int32_t t0, t1, t2;
@@ -209,6 +209,28 @@ static inline void window_quads_down(float *x, const int16_t *src, const int16_t
                      :
                      : "s0", "s1", "s2", "s3", "cc", "memory");
 }
+/* up += p[k] * r[k] (one fused multiply-add, as the C loop's contraction makes it) and all += p[k]
+ * for k < 2n (n >= 1), in the C loop's order; the pointers are advanced past the bins */
+static inline void mel_pairs(const float **p, const float **r, uint32_t n, float *up, float *all) {
+    const float *pp = *p, *rr = *r;
+    float u = *up, a = *all;
+    __asm__ volatile("1:\n\t"
+                     "vldmia %[p]!, {s0, s1}\n\t"
+                     "vldmia %[r]!, {s2, s3}\n\t"
+                     "vfma.f32 %[u], s0, s2\n\t"
+                     "vadd.f32 %[a], %[a], s0\n\t"
+                     "vfma.f32 %[u], s1, s3\n\t"
+                     "vadd.f32 %[a], %[a], s1\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [p] "+r"(pp), [r] "+r"(rr), [n] "+r"(n), [u] "+t"(u), [a] "+t"(a)
+                     :
+                     : "s0", "s1", "s2", "s3", "cc", "memory");
+    *p = pp;
+    *r = rr;
+    *up = u;
+    *all = a;
+}
 #endif
 #else
 #define ACFRONT_PAIRS 0
@@ -222,7 +244,7 @@ static void window_span(sample_t *x, const int16_t *src, uint32_t a, uint32_t b)
 #if ACFRONT_WIN_SYMMETRIC
     uint32_t mid = b < ACFRONT_WIN_LENGTH / 2 + 1 ? b : ACFRONT_WIN_LENGTH / 2 + 1;
 #if ACFRONT_PAIRS
-#if ACFRONT_WINDOW_ASM
+#if ACFRONT_ASM
     if (i + 4 <= mid) {
         uint32_t quads = (mid - i) / 4;
         window_quads_up(x + i, src + (i - a), w + i, quads);
@@ -239,7 +261,7 @@ static void window_span(sample_t *x, const int16_t *src, uint32_t a, uint32_t b)
         i++;
     }
     /* here i = max(a, mid); w[L - i] and w[L - i - 1] are one word, backwards */
-#if ACFRONT_WINDOW_ASM
+#if ACFRONT_ASM
     if (i + 4 <= b) {
         uint32_t quads = (b - i) / 4;
         window_quads_down(x + i, src + (i - a), w + (ACFRONT_WIN_LENGTH - i - 1), quads);
@@ -386,7 +408,13 @@ static void compute_frame(void) {
     float falling = 0.0f; /* band s - 1's falling part, from the segment before */
     for (int s = 0; s <= ACFRONT_N_MELS; s++) {
         float up = 0.0f, all = 0.0f;
-        for (const float *end = power + acfront_seg_start[s + 1]; p < end; p++) {
+        const float *end = power + acfront_seg_start[s + 1];
+#if ACFRONT_ASM
+        if (end - p >= 2) {
+            mel_pairs(&p, &r, (uint32_t)(end - p) / 2, &up, &all);
+        }
+#endif
+        for (; p < end; p++) {
             up += *p * *r++;
             all += *p;
         }

@@ -126,10 +126,10 @@ def test_qemu_m4_float_and_m0plus_q31_classify_like_the_host(audio_model, tmp_pa
             assert 0 < fe["flash_bytes"] < 64 * 1024
         outputs[target] = [c["outputs"] for c in clips]
         hashes = [c["input_hash"] for c in clips]
-    # the M4's window loop in assembly gives the C loops' network inputs, byte for byte
+    # the M4's loops in assembly (window, mel sums) give the C loops' network inputs, byte for byte
     fw = tmp_path / "cortex-m4" / "firmware"
     subprocess.run(["make", "-s", "-C", str(fw), "TARGET=cortex-m4", "OUT=build/c-window",
-                    "OPT=-O2 -DACFRONT_WINDOW_ASM=0"], check=True, capture_output=True)
+                    "OPT=-O2 -DACFRONT_ASM=0"], check=True, capture_output=True)
     run = firmware.run_qemu(fw / "build" / "c-window" / "firmware.elf", "mps2-an386", timeout=600)
     c_front, c_clips = frontend_step.audio_results(run.log)
     assert [c["input_hash"] for c in c_clips] == hashes
