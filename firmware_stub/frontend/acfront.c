@@ -143,7 +143,8 @@ static inline int32_t pair(const int16_t *p) {
 }
 #define LO(v) ((int32_t)(int16_t)(v))
 #define HI(v) ((v) >> 16)
-/* Two loops in assembly on the M4, M7 and M33, where gcc moves and stores one float at a time:
+/* Two loops in assembly on cores with the DSP extension and an FPU (M4, M7, M33 and the M55, for
+ * which gcc defines __ARM_ARCH_8M_MAIN__ too), where gcc moves and stores one float at a time:
  * the window four samples a step (one VMOV takes two core registers into two single-precision ones,
  * one VSTM stores four: 13 instructions per two samples in C, 17 per four here) and the mel sums
  * two bins a step (one VLDM loads two). The same operations in the same order as the C loops: the
