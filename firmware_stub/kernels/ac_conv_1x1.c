@@ -171,6 +171,20 @@ static void quad_widen(const int8_t *x, int32_t in_c, int32_t *buf)
     } while (0)
 #define AC_Q_DOT_W8(a0, a1, a2, a3, xp, wp, endp) AC_Q_DOT(AC_Q_W8_, a0, a1, a2, a3, xp, wp, endp)
 #define AC_Q_DOT_W16(a0, a1, a2, a3, xp, wp, endp) AC_Q_DOT(AC_Q_W16_, a0, a1, a2, a3, xp, wp, endp)
+/* The four pixels' bytes of one channel: out[0], out[s], out[2s], out[3s] from one pointer and the
+ * stride (in C gcc keeps four pointers and spills them around the dot-product block). */
+#define AC_Q_STORE4(po, ps, v0, v1, v2, v3)                                                          \
+    do {                                                                                           \
+        int8_t *t_;                                                                                \
+        __asm__ volatile("strb %[a], [%[o]]\n\t"                                                   \
+                         "strb %[b], [%[o], %[s]]\n\t"                                             \
+                         "add %[t], %[o], %[s], lsl #1\n\t"                                        \
+                         "strb %[c], [%[t]]\n\t"                                                   \
+                         "strb %[d], [%[t], %[s]]"                                                 \
+                         : [t] "=&r"(t_)                                                           \
+                         : [o] "r"(po), [s] "r"(ps), [a] "r"(v0), [b] "r"(v1), [c] "r"(v2), [d] "r"(v3) \
+                         : "memory");                                                              \
+    } while (0)
 #else
 /* The same in C (host emulation, other compilers, unoptimised builds). */
 AC_INLINE void quad_dot_c(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3, const int32_t *x,
@@ -205,6 +219,15 @@ AC_INLINE void quad_dot_c(int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3, co
     (quad_dot_c(&(a0), &(a1), &(a2), &(a3), (xp), (wp), (endp), 0), (wp) += ((endp) - (xp)) / 2)
 #define AC_Q_DOT_W16(a0, a1, a2, a3, xp, wp, endp) quad_dot_c(&(a0), &(a1), &(a2), &(a3), (xp), (wp), (endp), 1)
 #define AC_Q_REQUANT(dst, accv, m, r, rnd) ((dst) = ac_requant_fast((accv), (m), (r), (rnd)))
+#define AC_Q_STORE4(o, s, v0, v1, v2, v3)                                                          \
+    ((o)[0] = (int8_t)(v0), (o)[(s)] = (int8_t)(v1), (o)[2 * (s)] = (int8_t)(v2), (o)[3 * (s)] = (int8_t)(v3))
+#endif
+
+/* SSAT to int8, kept in an int32 (as the store takes it). */
+#if defined(__ARM_FEATURE_SAT) && !defined(AC_DSP_EMULATE)
+#define q_sat8(x) __ssat((x), 8)
+#else
+#define q_sat8(x) ac_min_i32(ac_max_i32((x), -128), 127)
 #endif
 
 /* Four adjacent pixels (x0, x0 + in_c, ...), every output channel, one at a time (pre: int16
@@ -229,17 +252,18 @@ AC_INLINE void quad_adjacent(const ac_conv_table_params *p, const int32_t *w16, 
         m = q[1];                                                                                  \
         r = q[2];                                                                                  \
         rnd = q[3];                                                                                \
-        AC_Q_OUT(a0, 0);                                                                           \
-        AC_Q_OUT(a1, 1);                                                                           \
-        AC_Q_OUT(a2, 2);                                                                           \
-        AC_Q_OUT(a3, 3);                                                                           \
+        AC_Q_OUT(a0);                                                                              \
+        AC_Q_OUT(a1);                                                                              \
+        AC_Q_OUT(a2);                                                                              \
+        AC_Q_OUT(a3);                                                                              \
+        AC_Q_STORE4(out, out_c, a0, a1, a2, a3);                                                   \
         q += 4;                                                                                    \
         ++out;                                                                                     \
     } while (0)
-#define AC_Q_OUT(acc, k)                                                                           \
+#define AC_Q_OUT(acc)                                                                              \
     do {                                                                                           \
         AC_Q_REQUANT(v, acc, m, r, rnd);                                                           \
-        out[(k) * out_c] = full ? ac_sat8(v) : ac_clamp_s8(v, lo, hi);                             \
+        (acc) = full ? q_sat8(v) : ac_min_i32(ac_max_i32(v, lo), hi);                                 \
     } while (0)
     if (pre) {
         /* Channel pairs of in_c words, the odd channel's words 2 after the even one's; the int16
