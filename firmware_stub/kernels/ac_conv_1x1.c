@@ -318,6 +318,13 @@ AC_INLINE void adjacent_loop(const ac_conv_table_params *params, const int32_t *
             for (; q + 4 <= pixels; q += 4) {
                 quad(p, w16, input + (b * pixels + q) * in_c, output + (b * pixels + q) * out_c);
             }
+            if (pixels - q == 3 && q > 0) {
+                /* Three left: the last four pixels, one of them again (same bytes: the input and
+                 * output never overlap), cheaper than a pair and a single pixel. */
+                q = pixels - 4;
+                quad(p, w16, input + (b * pixels + q) * in_c, output + (b * pixels + q) * out_c);
+                q = pixels;
+            }
         }
         for (; q + 2 <= pixels; q += 2) {
             pair(p, w16, input + (b * pixels + q) * in_c, output + (b * pixels + q) * out_c);
