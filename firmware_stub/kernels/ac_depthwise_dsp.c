@@ -66,7 +66,18 @@ static inline int32_t dw_taps(const ac_conv_geom *p, int32_t y0, int32_t x0, int
     return n;
 }
 
-#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+/* The assembly blocks need optimised register allocation: at -O0 gcc keeps r7 as the frame
+ * pointer and gives every operand its own register (none shared with the "m" operands), so the
+ * nine-tap block's 13 live values and the requantisation's named r4-r6 have "impossible
+ * constraints". Unoptimised builds (make OPT=-O0, for debugging) take the C forms below instead:
+ * the ones the host tests (AC_DSP_EMULATE) check against TFLM, so the result is the same bytes. */
+#if defined(__GNUC__) && !defined(AC_DSP_EMULATE) && defined(__OPTIMIZE__)
+#define AC_DW_ASM 1
+#else
+#define AC_DW_ASM 0
+#endif
+
+#if AC_DW_ASM
 /* One tap for four channels: load 4 inputs (LOAD), the two weight pairs at byte offset OFF, widen
  * the inputs with the input offset into (c,c+2) / (c+1,c+3) pairs, then accumulate. */
 #define AC_DW_MLA_ "smlabb %[a0], %[xe], %[we], %[a0]\n\tsmlatt %[a2], %[xe], %[we], %[a2]\n\t" \
@@ -115,7 +126,7 @@ static inline int32_t dw_taps(const ac_conv_geom *p, int32_t y0, int32_t x0, int
  * is floor((2 x m + 2^31 - [x < 0] 2^32 + 2^(32+r) + zp 2^(33+r)) / 2^(33+r)), twice the
  * numerator and denominator of ac_requant_fast's floor((x m + c + 2^(31+r)) / 2^(32+r)) + zp.
  * Four instructions after the loads instead of six (no rounding constant to build, no bias add). */
-#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+#if AC_DW_ASM
 /* The four channels' rows from rq (one LDM each into three registers in ascending order, as LDM
  * needs), the results in place of the sums. */
 #define AC_DW_ROW2_(A) "ldmia %[q]!, {r4, r5, r6}\n\tadd r5, r5, %[" A "], asr #31\n\t" \
@@ -144,7 +155,7 @@ static inline int32_t dw_requant2(int32_t x2, const int32_t *rq)
     } while (0)
 #endif
 
-#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+#if AC_DW_ASM
 /* ac_requant_fast(acc + row[0], row[1], row[2], row[3]) for row k of the table at q, in
  * assembly: two LDRDs for the row, and the rounding term's high word (acc >> 31) and the
  * rounding-plus-zero-point word row[3] start the SMLAL's high half, so (u + row[3]) comes out of
@@ -279,7 +290,7 @@ static int32_t dw_group_init(dw_group *g, const int8_t *filter, const int32_t *q
 }
 
 /* A local variable held in the named register (the real core's assembly paths only). */
-#if defined(__GNUC__) && !defined(AC_DSP_EMULATE)
+#if AC_DW_ASM
 #define AC_DW_REG(r) __asm__(r)
 #else
 #define AC_DW_REG(r)

@@ -81,6 +81,7 @@ static inline int32x4_t ac_mve_vec4(int32_t a0, int32_t a1, int32_t a2, int32_t 
 AC_INLINE int32x4_t ac_mve_dot4(const int8_t *x, const int8_t *w0, const int8_t *w1, const int8_t *w2,
                          const int8_t *w3, int32_t k)
 {
+#if defined(__OPTIMIZE__)
     register int32_t a0 __asm__("r4"), a1 __asm__("r6"), a2 __asm__("r8"), a3 __asm__("r10");
     int32_t n = k >> 4;
     /* A partial channel group repeats a row: opaque copies keep gcc from giving two of the
@@ -119,6 +120,19 @@ AC_INLINE int32x4_t ac_mve_dot4(const int8_t *x, const int8_t *w0, const int8_t 
     } else {
         a0 = a1 = a2 = a3 = 0;
     }
+#else
+    /* At -O0 (make OPT=-O0, for debugging) gcc keeps r7 as the frame pointer and cannot give the
+     * block above its ten registers ("impossible constraints"): the same integer sums with the
+     * intrinsics, 16 bytes a step, in the same order. */
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (; k >= 16; k -= 16, x += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16) {
+        const int8x16_t xv = vldrbq_s8(x);
+        a0 = vmladavaq_s8(a0, xv, vldrbq_s8(w0));
+        a1 = vmladavaq_s8(a1, xv, vldrbq_s8(w1));
+        a2 = vmladavaq_s8(a2, xv, vldrbq_s8(w2));
+        a3 = vmladavaq_s8(a3, xv, vldrbq_s8(w3));
+    }
+#endif
     k &= 15;
     if (k > 0) {
         /* Zeroed lanes past the run: nothing is read beyond the input or the last weight row. */

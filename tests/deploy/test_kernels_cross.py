@@ -76,3 +76,11 @@ def test_cortex_m55_compiles_the_helium_kernels(sources):
     assert "ac_conv2d_1x1_tables_w16" not in syms  # the DSP pointwise kernel is replaced
     text = _disassembly(sources, _compile(sources, "cortex-m55", "-DAC_NO_MVE"))
     assert "smlad" in text  # AC_NO_MVE: the DSP kernels on the MVE core
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize("target", ["cortex-m4", "cortex-m55"])
+def test_kernels_compile_unoptimised(sources, target):
+    """`make OPT=-O0` (a debug build): the assembly blocks that need an optimised register allocation
+    (depthwise 3x3, the Helium dot product) give way to their C forms instead of failing to compile."""
+    _compile(sources, target, "-O0")
