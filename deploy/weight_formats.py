@@ -230,6 +230,19 @@ def choose(candidates: list[Candidate], weights: str, objective: str) -> tuple[C
     return (sparse if better else dense), dense
 
 
+def choose_layer(formats: dict, op, candidates: list[Candidate], weights: str, objective: str, n_weights: int,
+                 nonzero: int, tflm_prune_bytes: int) -> Candidate:
+    """choose() for one weighted layer (op: index, name, opcode), recorded in formats[op.index] for
+    the report; returns the chosen candidate."""
+    chosen, dense = choose(candidates, weights, objective)
+    formats[op.index] = LayerFormat(
+        index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant,
+        weights=n_weights, nonzero=nonzero, dense_bytes=n_weights, stored_bytes=chosen.weight_bytes,
+        tflm_prune_bytes=tflm_prune_bytes, predicted_instructions=chosen.instructions,
+        dense_instructions=dense.instructions, candidates=[asdict(k) for k in candidates])
+    return chosen
+
+
 def check_mode(weights: str, objective: str) -> None:
     """One line naming the unknown weights mode or objective."""
     from acdeploy.errors import ConfigError

@@ -7,7 +7,7 @@ function by AC_USE_DSP at compile time, so one acnet.c builds with and without D
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -174,13 +174,8 @@ def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels:
         sp_bytes = sparse_weights.conv_bytes(sparse_weights.encode_conv(w.data))
         cands.append(wf.Candidate("sparse", fn_s, sp_bytes, wf.predict(
             fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, core=e.core)))
-    chosen, dense = wf.choose(cands, e.weights, e.objective)
-    e.formats[op.index] = wf.LayerFormat(
-        index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant, weights=weights,
-        nonzero=nnz, dense_bytes=weights, stored_bytes=chosen.weight_bytes,
-        tflm_prune_bytes=sparse_weights.tflm_prune_bytes(weights, nnz),
-        predicted_instructions=chosen.instructions, dense_instructions=dense.instructions,
-        candidates=[asdict(k) for k in cands])
+    chosen = wf.choose_layer(e.formats, op, cands, e.weights, e.objective, weights, nnz,
+                             sparse_weights.tflm_prune_bytes(weights, nnz))
     return chosen
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import numpy as np
 
 from acdeploy.deploy import codegen as cg
@@ -96,13 +94,8 @@ def _choose_format(e: cg.Emitter, op: Operator, w: np.ndarray, rows: int, symmet
     if sparse is not None:
         cands.append(wf.Candidate("sparse", "ac_fully_connected_sparse", sparse.nbytes, wf.predict(
             "ac_fully_connected_sparse", rows * int(sparse.value.size), outputs, core=e.core)))
-    chosen, dense = wf.choose(cands, e.weights, e.objective)
-    e.formats[op.index] = wf.LayerFormat(
-        index=op.index, name=op.name, op=op.opcode, format=chosen.format, variant=chosen.variant, weights=weights,
-        nonzero=nnz, dense_bytes=weights, stored_bytes=chosen.weight_bytes,
-        tflm_prune_bytes=sparse_weights.tflm_prune_bytes(weights, nnz),
-        predicted_instructions=chosen.instructions, dense_instructions=dense.instructions,
-        candidates=[asdict(k) for k in cands])
+    chosen = wf.choose_layer(e.formats, op, cands, e.weights, e.objective, weights, nnz,
+                             sparse_weights.tflm_prune_bytes(weights, nnz))
     return chosen, sparse
 
 
