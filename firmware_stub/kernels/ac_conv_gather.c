@@ -351,40 +351,33 @@ static int32_t is_3x3_one_channel(const ac_conv_geom *g)
 }
 #endif
 
-void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
+/* full: the clamp is all of int8 (_sat); the Helium loops clamp the same way either way. */
+AC_INLINE void gather_dispatch(const ac_conv_table_params *p, const int8_t *input, int8_t *output, int32_t full)
 {
 #if AC_USE_DSP
     if (is_3x3_one_channel(&p->g)) {
 #if AC_USE_MVE
         gather3x3_mve(p, input, output);
 #else
-        gather3x3_loop(p, input, output, 0);
+        gather3x3_loop(p, input, output, full);
 #endif
         return;
     }
 #endif
 #if AC_USE_MVE
+    (void)full;
     gather_mve(p, input, output);
 #else
-    gather_loop(p, input, output, 0);
+    gather_loop(p, input, output, full);
 #endif
+}
+
+void ac_conv2d_gather_tables(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
+{
+    gather_dispatch(p, input, output, 0);
 }
 
 void ac_conv2d_gather_tables_sat(const ac_conv_table_params *p, const int8_t *input, int8_t *output)
 {
-#if AC_USE_DSP
-    if (is_3x3_one_channel(&p->g)) {
-#if AC_USE_MVE
-        gather3x3_mve(p, input, output);
-#else
-        gather3x3_loop(p, input, output, 1);
-#endif
-        return;
-    }
-#endif
-#if AC_USE_MVE
-    gather_mve(p, input, output);
-#else
-    gather_loop(p, input, output, 1);
-#endif
+    gather_dispatch(p, input, output, 1);
 }
