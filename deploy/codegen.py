@@ -74,6 +74,10 @@ def _int_list(values, per_line: int = 16) -> str:
     return "\n    " + ",\n    ".join(lines) + "\n" if vals else "0"
 
 
+def _align16(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
 @dataclass
 class Emitter:
     graph: Graph
@@ -141,23 +145,23 @@ class Emitter:
         live = self.lifetimes or {i: (k, k) for i in self.offsets}  # no lifetimes: every tensor is busy
         busy = sorted((self.offsets[i], self.offsets[i] + self.graph.tensor(i).nbytes)
                       for i, (first, last) in live.items() if first <= k <= last and i in self.offsets)
-        size = (nbytes + 15) // 16 * 16
+        size = _align16(nbytes)
         offset = 0
         for start, end in busy:
             if start >= offset + size:
                 break
-            offset = max(offset, (end + 15) // 16 * 16)
+            offset = max(offset, _align16(end))
         return offset
 
     def scratch_grows_arena(self, op: Operator, nbytes: int) -> int:
         """The bytes scratch(op, nbytes) would add to the arena (0 when it fits in a gap)."""
-        return max(0, self.scratch_offset(op, nbytes) + (nbytes + 15) // 16 * 16 - self.arena_top)
+        return max(0, self.scratch_offset(op, nbytes) + _align16(nbytes) - self.arena_top)
 
     def scratch(self, op: Operator, nbytes: int) -> tuple[str, int]:
         """RAM for parameters the layer expands right before it runs (see scratch_offset); they live
         during the layer only. Returns the C expression of its address (int32_t *) and its offset."""
         offset = self.scratch_offset(op, nbytes)
-        size = (nbytes + 15) // 16 * 16
+        size = _align16(nbytes)
         self.arena_top = max(self.arena_top, offset + size)
         name = f"{self.prefix.upper()}_P_L{op.index:02d}"
         self.scratch_names[name] = offset

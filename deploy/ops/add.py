@@ -42,6 +42,7 @@ def _add(e: cg.Emitter, op: Operator) -> None:
         # during the layer (ac_add_expand_tables: the same arithmetic, bit for bit).
         addr, offset = e.scratch(op, TABLE_BYTES)
         tables = {"input1_table": addr, "input2_table": f"{addr} + 256"}
+        expand = f"ac_add_expand_tables(&{e.sym(op.index, 'params')}, {addr}, {addr} + 256);\n    "
         e.expanded[op.index] = wf.ExpandedParams(
             index=op.index, name=op.name, op=op.opcode, what="ADD input tables", flash_bytes=0,
             table_bytes=TABLE_BYTES, ram_offset=offset, predicted_instructions=cost)
@@ -58,8 +59,6 @@ def _add(e: cg.Emitter, op: Operator) -> None:
               "input1_offset": -cg.zp(a), "input2_offset": -cg.zp(b), "output_offset": cg.zp(y),
               **ap, "act_min": lo, "act_max": hi, **tables}
     p = e.struct("ac_add_params", e.sym(op.index, "params"), fields, f"layer {op.index} ADD '{op.name}'")
-    if e.expanded.get(op.index) is not None:
-        expand = f"ac_add_expand_tables(&{p}, {tables['input1_table']}, {tables['input2_table']});\n    "
     e.call(op, f"{expand}ac_add(&{p}, {e.ref(op.inputs[0])}, {e.ref(op.inputs[1])}, {e.ref(op.outputs[0])});")
 
 
