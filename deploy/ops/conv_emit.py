@@ -174,9 +174,8 @@ def _choose_format(e: cg.Emitter, op: Operator, c: ConvLayer, w: Tensor, pixels:
         sp_bytes = sparse_weights.conv_bytes(sparse_weights.encode_conv(w.data))
         cands.append(wf.Candidate("sparse", fn_s, sp_bytes, wf.predict(
             fn_s, pixels * nnz, outputs, 0 if pointwise else pixels * taps, core=e.core)))
-    chosen = wf.choose_layer(e.formats, op, cands, e.weights, e.objective, weights, nnz,
-                             sparse_weights.tflm_prune_bytes(weights, nnz))
-    return chosen
+    return wf.choose_layer(e.formats, op, cands, e.weights, e.objective, weights, nnz,
+                           sparse_weights.tflm_prune_bytes(weights, nnz))
 
 
 def _requant_table(e: cg.Emitter, op: Operator, layer: str, rows: list[list[int]], pairs, what: str) -> tuple[str, str]:
